@@ -1,0 +1,91 @@
+"""The single append-time gate: a validating Mapper with an orjson encoding.
+
+Every write, whichever entry point it came through, becomes stored events
+through ``ValidatingMapper.to_stored_event``; it re-judges the FR event against
+its schema and its binding to the aggregate before anything is encoded, so
+nothing invalid can reach the store. Installed with ``MAPPER_TOPIC``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+
+from ledger import events as ev
+from ledger.errors import BindingMismatchError, InvalidSchemaError
+from ledger.gate import aggregate_id
+from ledger.validation import normalise
+
+__all__ = ["GovStoredEvent", "ValidatingMapper"]
+
+
+@dataclass(frozen=True)
+class GovStoredEvent(StoredEvent):
+    """
+    A stored event that also carries its FR ``event_id`` (lower case) for the unique index.
+    """
+
+    event_id: str = ""
+
+
+class ValidatingMapper(Mapper[UUID]):
+    """
+    Stored state = canonical bytes of the validated, normalised FR event; nothing else.
+    """
+
+    def __init__(self, transcoder: Any = None, **_: Any) -> None:
+        # The FR event is JSON by definition: orjson encodes it, no transcoder is consulted.
+        super().__init__(transcoder=transcoder)
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> GovStoredEvent:
+        fr = getattr(domain_event, "fr", None)
+        event_class = type(domain_event)
+        if not isinstance(event_class, type) or not issubclass(event_class, ev.GovEvent):
+            msg = f"only governance events may be stored, not {event_class.__name__}"
+            raise InvalidSchemaError(msg, rule="11.5.7")
+        checked = normalise(fr)
+        if checked != fr or checked["type"] != event_class.event_type:
+            msg = (
+                f"{event_class.event_type}: the event's FR payload is not in its validated, "
+                "normalised form or names another type"
+            )
+            raise InvalidSchemaError(msg, field="type", rule="normalised")
+        if domain_event.originator_id != aggregate_id(checked["decision_id"]):
+            msg = f"{checked['type']}: decision_id does not match the aggregate it is appended to"
+            raise BindingMismatchError(msg, field="decision_id", rule="2.6.8.12.6.3")
+        return GovStoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=event_class.TOPIC,
+            state=ev.canonical_bytes(checked),
+            event_id=checked["event_id"].lower(),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        try:
+            event_class = ev.EVENT_TYPES[stored_event.topic]
+            fr = orjson.loads(stored_event.state)
+            timestamp = ev.parse_timestamp(fr["timestamp"])
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = (
+                f"stored event {stored_event.originator_id}@{stored_event.originator_version} "
+                f"is not a governance event: {exc}"
+            )
+            raise MapperDeserialisationError(msg) from None
+        originator_id = stored_event.originator_id
+        state: dict[str, Any] = {
+            "originator_id": originator_id if isinstance(originator_id, UUID) else UUID(originator_id),
+            "originator_version": stored_event.originator_version,
+            "timestamp": timestamp,
+            "fr": fr,
+        }
+        if event_class is ev.DecisionCreated:
+            state["originator_topic"] = ev.AGGREGATE_TOPIC
+        domain_event = object.__new__(event_class)
+        object.__setattr__(domain_event, "__dict__", state)
+        return domain_event  # type: ignore[no-any-return]

@@ -1,0 +1,149 @@
+"""Locate and compile the JSON Schemas in ``schemas/`` (the single source of truth).
+
+The checkout's ``schemas/`` wins when it exists (so editing a schema takes effect
+in a development install); otherwise the copy packaged in the wheel is used.
+Each schema is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import fastjsonschema
+import orjson
+
+from ledger.errors import InvalidSchemaError
+
+__all__ = [
+    "ARTIFACT_SCHEMAS",
+    "BASE_URI",
+    "EVENT_SCHEMAS",
+    "load",
+    "schema_dir",
+    "shape_error",
+    "validator",
+]
+
+BASE_URI: Final = "https://schemas.govledger.invalid/"
+EVENT_SCHEMAS: Final = (
+    "gov_decision_created",
+    "gov_decision_applied",
+    "gov_auto_signature_created",
+    "gov_human_intervention_requested",
+    "gov_human_intervention_received",
+)
+ARTIFACT_SCHEMAS: Final = ("hsk.gov_decision@0.4", "hsk.auto_signature@0.1")
+
+
+@functools.cache
+def schema_dir() -> Path:
+    """
+    Where the schemas are: the checkout's ``schemas/`` or the wheel's ``ledger/schemas``.
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas", here / "schemas"):
+        if (candidate / "gov_automation_event.schema.json").is_file():
+            return candidate
+    msg = f"govledger schemas not found next to {here}"  # a broken install, not bad input
+    raise FileNotFoundError(msg)
+
+
+@functools.cache
+def load(name: str) -> Mapping[str, Any]:
+    """
+    The parsed schema ``<name>.schema.json``.
+    """
+    parsed: Mapping[str, Any] = orjson.loads((schema_dir() / f"{name}.schema.json").read_bytes())
+    return parsed
+
+
+def _resolve(uri: str) -> Mapping[str, Any]:
+    # Schemas refer to each other by $id; serve them from disk, never the network.
+    if not uri.startswith(BASE_URI):
+        msg = f"schema reference outside govledger's schemas: {uri}"
+        raise ValueError(msg)
+    return load(uri.removeprefix(BASE_URI).split("#", 1)[0].removesuffix(".schema.json"))
+
+
+def _is_real_datetime(value: str) -> bool:
+    # The pattern fixes the RFC 3339 shape; this refuses impossible dates (Feb 30, hour 25).
+    try:
+        datetime.fromisoformat(value.replace("t", "T").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def validator(name: str) -> Callable[[Any], Any]:
+    """
+    The compiled fastjsonschema validator for ``<name>.schema.json``.
+    """
+    return fastjsonschema.compile(  # type: ignore[no-any-return]
+        dict(load(name)),
+        handlers={"https": _resolve},
+        formats={"date-time": _is_real_datetime},
+    )
+
+
+_RULE_TEXT: Final = {
+    "type": "has the wrong JSON type",
+    "required": "is required",
+    "additionalProperties": "is not a declared field (the schema is closed)",
+    "enum": "is not one of the allowed values",
+    "const": "does not match the event type",
+    "minLength": "must not be empty",
+    "maxLength": "is longer than its bound",
+    "maxItems": "has more items than its bound",
+    "minimum": "is below its minimum",
+    "maximum": "is above its maximum",
+    "pattern": "does not match the required format",
+    "format": "is not a real RFC 3339 date-time",
+    "not": "carries credential-like material (11.5.4: refs, not payloads)",
+}
+_BOUNDED_RULES: Final = frozenset({"maxLength", "maxItems", "minimum", "maximum", "enum"})
+
+
+def shape_error(
+    exc: fastjsonschema.JsonSchemaValueException, data: Any, event_type: str
+) -> InvalidSchemaError:
+    """
+    An ``InvalidSchemaError`` naming the field and the rule, never echoing the value.
+    """
+    rule = exc.rule or "schema"
+    field = (exc.name or "").removeprefix("data").lstrip(".")
+    if rule == "required" and isinstance(data, dict):
+        wanted = exc.rule_definition or []
+        missing = [k for k in wanted if k not in data]
+        field = missing[0] if missing else field
+    elif rule == "additionalProperties" and isinstance(data, dict):
+        allowed = set(load("gov_automation_event")["properties"])
+        extra = sorted(str(k) for k in data if k not in allowed)
+        field = extra[0][:64] if extra else field
+    text = _RULE_TEXT.get(rule, f"violates {rule}")
+    if rule in _BOUNDED_RULES and exc.rule_definition is not None:
+        text = f"{text} ({rule} {exc.rule_definition})"
+    return InvalidSchemaError(
+        f"{event_type}: field '{field or '<event>'}' {text}",
+        field=field or None,
+        rule=rule,
+        event_type=event_type,
+    )
+
+
+def check_finite(value: Any, field: str, event_type: str) -> None:
+    """
+    JSON has no NaN or Infinity; a Python caller can still pass them.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidSchemaError(
+            f"{event_type}: field '{field}' must be a finite JSON number",
+            field=field,
+            rule="finite",
+            event_type=event_type,
+        )

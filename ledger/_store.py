@@ -1,0 +1,104 @@
+"""The embedded event store: eventsourcing's SQLite recorder plus an ``event_id`` index.
+
+The library's table keys events by (aggregate, version); the FR contract also
+needs ``event_id`` to be unique across the whole store, and duplicate checks to
+find an event by it. ``govledger_event_ids`` is written in the same transaction
+as the events, so its PRIMARY KEY makes a second copy of an event_id impossible
+even between processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+__all__ = ["GovSQLiteRecorder"]
+
+_IN_CHUNK = 500  # SQLite's default limit is 32766 host parameters; stay far below it
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class GovSQLiteRecorder(SQLiteApplicationRecorder):
+    """
+    Inserts a whole batch with ``executemany`` and keeps the event_id index.
+    """
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS govledger_event_ids ("
+            "event_id TEXT PRIMARY KEY, "
+            "originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL) WITHOUT ROWID",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        rows = [
+            (
+                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                s.originator_version,
+                s.topic,
+                s.state,
+            )
+            for s in stored_events
+        ]
+        c.executemany(self.insert_events_statement, rows)
+        c.executemany(
+            "INSERT INTO govledger_event_ids VALUES (?,?,?)",
+            [(getattr(s, "event_id", ""), r[0], r[1]) for s, r in zip(stored_events, rows)],
+        )
+        # Writers are serialised by SQLite's write lock and rowids are max+1, so one
+        # batch gets consecutive notification ids ending at the current maximum.
+        c.execute(self.select_max_notification_id_statement)
+        last = int(c.fetchone()[0])
+        return list(range(last - len(rows) + 1, last + 1))
+
+    def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """
+        Stored state of each already-stored (lower-case) ``event_id``.
+        """
+        found: dict[str, bytes] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(list(event_ids)):
+                c.execute(
+                    "SELECT i.event_id, s.state FROM govledger_event_ids i "
+                    f"JOIN {self.events_table_name} s ON s.originator_id = i.originator_id "
+                    "AND s.originator_version = i.originator_version "
+                    f"WHERE i.event_id IN ({','.join('?' * len(chunk))})",
+                    list(chunk),
+                )
+                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+        return found
+
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """
+        The stored events of many aggregates in one round trip, each in version order.
+        """
+        out: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(list(originator_ids)):
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY originator_id, originator_version",
+                    [o.hex for o in chunk],
+                )
+                for row in c.fetchall():
+                    oid = UUID(row[0])
+                    out.setdefault(oid, []).append(
+                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
+                    )
+        return out

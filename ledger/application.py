@@ -1,0 +1,498 @@
+"""``GovernanceLedger``: the application service both entry points go through.
+
+Ingestion appends FR events emitted elsewhere; the command API (``evaluate_gate``,
+``record_human_decision``) lets the ledger decide and record the sequence itself.
+Both end in ``_append``: judge every event on its own against its decision's
+aggregate, then store all accepted events of a batch in one transaction. Library
+exceptions are translated here and never reach callers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import Environment, EnvType
+
+from ledger import events as ev
+from ledger.artifacts import DecisionRecord
+from ledger.config import LedgerConfig
+from ledger.errors import (
+    DuplicateEventError,
+    InvalidSchemaError,
+    LedgerError,
+    SequenceViolationError,
+    StoreError,
+)
+from ledger.gate import GateEvaluation, aggregate_id, duplicate_error
+from ledger.policy import Outcome, Verdict, evaluate
+from ledger.validation import normalise
+from ledger.vocabulary import AutomationLevel, Decision, GateType
+
+__all__ = ["ACCEPTED", "DUPLICATE", "REJECTED", "AppendResult", "GateOutcome", "GovernanceLedger"]
+
+ACCEPTED: Final = "accepted"
+DUPLICATE: Final = "duplicate"
+REJECTED: Final = "rejected"
+_RETRIES: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """
+    What happened to one submitted event.
+    """
+
+    event_id: str | None
+    status: str
+    error: LedgerError | None = None
+    #: Store position, for accepted events.
+    position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateOutcome:
+    """
+    What ``evaluate_gate`` / ``record_human_decision`` recorded.
+    """
+
+    decision_id: str
+    status: str
+    verdict: str
+    decision: str | None
+    threshold: float | None
+    reason: str
+    event_types: tuple[str, ...]
+    event_ids: tuple[str, ...]
+
+    @property
+    def awaiting_human(self) -> bool:
+        """
+        A human must answer (``record_human_decision``) before the gate can close.
+        """
+        return self.status == "awaiting_human"
+
+    @property
+    def halted(self) -> bool:
+        """
+        LOCKED failed closed: the workflow must stop here (2.6.8.12.6.1).
+        """
+        return self.status == "halted"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class GovernanceLedger(Application[UUID]):
+    """
+    The governance ledger on one event store (SQLite file, in-memory, or PostgreSQL).
+    """
+
+    name = "govledger"
+
+    def __init__(self, config: LedgerConfig | None = None) -> None:
+        self.config = config or LedgerConfig()
+        try:
+            super().__init__(env=self.config.to_eventsourcing_env())
+        except (PersistenceError, OSError) as exc:
+            raise StoreError(
+                f"cannot open the event store {self.config.store_label}: {exc}", rule="store"
+            ) from None
+        self._cache: OrderedDict[UUID, GateEvaluation] = OrderedDict()
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # LedgerConfig is the only reader of the process environment: do not merge os.environ.
+        return Environment(name, dict(env or {}))
+
+    # --- ingestion -----------------------------------------------------------------
+
+    def append(self, events: Iterable[Any]) -> list[AppendResult]:
+        """
+        Judge and store FR events (dicts, or ``LedgerError`` for inputs that did not parse).
+
+        Every event is judged on its own, in order; refused events never block or undo
+        the accepted ones. All accepted events are stored in one transaction, and are
+        acknowledged only after it commits.
+        """
+        items = list(events)
+        for attempt in range(_RETRIES):
+            try:
+                return self._append_once(items, atomic=False)
+            except IntegrityError:
+                # Another writer got there first: forget what we believed and judge again.
+                self._cache.clear()
+                if attempt == _RETRIES - 1:
+                    raise StoreError(
+                        "concurrent writers kept colliding; nothing in this batch was stored",
+                        rule="store",
+                    ) from None
+        raise AssertionError  # pragma: no cover
+
+    def append_one(self, event: Any) -> AppendResult:
+        """
+        ``append`` for a single event.
+        """
+        return self.append([event])[0]
+
+    def _append_once(self, items: Sequence[Any], *, atomic: bool) -> list[AppendResult]:
+        judged: list[tuple[Mapping[str, Any], bytes] | LedgerError] = []
+        for item in items:
+            if isinstance(item, LedgerError):
+                judged.append(item)
+                continue
+            try:
+                fr = normalise(item)
+                judged.append((fr, ev.canonical_bytes(fr)))
+            except LedgerError as exc:
+                judged.append(exc)
+        candidates = [j for j in judged if not isinstance(j, LedgerError)]
+        stored = self._stored_event_ids([fr["event_id"].lower() for fr, _ in candidates])
+        aggregates = self._load({aggregate_id(fr["decision_id"]) for fr, _ in candidates})
+
+        results: list[AppendResult] = []
+        pending: list[ev.GovEvent] = []
+        touched: dict[UUID, GateEvaluation] = {}
+        seen: dict[str, bytes] = {}
+        for entry in judged:
+            if isinstance(entry, LedgerError):
+                results.append(AppendResult(entry.event_id, REJECTED, entry))
+                continue
+            fr, fingerprint = entry
+            key = fr["event_id"].lower()
+            try:
+                previous = seen.get(key, stored.get(key))
+                if previous is not None:
+                    raise duplicate_error(fr, identical=previous == fingerprint)
+                oid = aggregate_id(fr["decision_id"])
+                aggregate = aggregates.get(oid)
+                if aggregate is None:
+                    aggregate = GateEvaluation.create(fr)
+                    aggregates[oid] = aggregate
+                else:
+                    aggregate.record(fr)
+            except DuplicateEventError as exc:
+                status = DUPLICATE if exc.identical else REJECTED
+                results.append(AppendResult(fr["event_id"], status, exc))
+                continue
+            except LedgerError as exc:
+                if atomic:
+                    raise
+                results.append(AppendResult(fr["event_id"], REJECTED, exc))
+                continue
+            seen[key] = fingerprint
+            touched[oid] = aggregate
+            pending.extend(aggregate.collect_events())  # type: ignore[arg-type]
+            results.append(AppendResult(fr["event_id"], ACCEPTED))
+        if pending:
+            self._store(pending, touched)
+            positions = iter(self._last_positions)
+            results = [
+                AppendResult(r.event_id, r.status, r.error, next(positions))
+                if r.status == ACCEPTED
+                else r
+                for r in results
+            ]
+        return results
+
+    def _store(self, pending: list[ev.GovEvent], touched: Mapping[UUID, GateEvaluation]) -> None:
+        try:
+            recordings = self.events.put(pending)
+        except IntegrityError:
+            for oid in touched:
+                self._cache.pop(oid, None)
+            raise
+        except PersistenceError as exc:
+            for oid in touched:
+                self._cache.pop(oid, None)
+            raise StoreError(
+                f"could not write to the event store {self.config.store_label}: {exc}; "
+                "nothing in this batch was stored",
+                rule="store",
+            ) from None
+        self._last_positions = [r.notification.id for r in recordings]
+        for oid, aggregate in touched.items():
+            self._remember(oid, aggregate)
+
+    def _remember(self, oid: UUID, aggregate: GateEvaluation) -> None:
+        self._cache[oid] = aggregate
+        self._cache.move_to_end(oid)
+        while len(self._cache) > self.config.cache_decisions:
+            self._cache.popitem(last=False)
+
+    def _stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        if not event_ids:
+            return {}
+        try:
+            return self.recorder.find_event_ids(event_ids)  # type: ignore[attr-defined,no-any-return]
+        except PersistenceError as exc:
+            raise StoreError(
+                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
+            ) from None
+
+    def _load(self, oids: set[UUID]) -> dict[UUID, GateEvaluation]:
+        """
+        Current aggregates for ``oids`` (absent ones are new decisions), cache first.
+        """
+        found: dict[UUID, GateEvaluation] = {}
+        missing: list[UUID] = []
+        for oid in oids:
+            cached = self._cache.get(oid)
+            if cached is None:
+                missing.append(oid)
+            else:
+                found[oid] = cached
+        if missing:
+            try:
+                stored = self.recorder.select_events_many(missing)  # type: ignore[attr-defined]
+            except PersistenceError as exc:
+                raise StoreError(
+                    f"could not read the event store {self.config.store_label}: {exc}",
+                    rule="store",
+                ) from None
+            for oid, rows in stored.items():
+                aggregate: Any = None
+                for row in rows:
+                    aggregate = self.mapper.to_domain_event(row).mutate(aggregate)  # type: ignore[attr-defined]
+                found[oid] = aggregate
+        # Work on copies: a refused or failed batch must not leave half-applied state cached.
+        return {oid: _copy(agg) for oid, agg in found.items()}
+
+    # --- reading ---------------------------------------------------------------------
+
+    def gate(self, decision_id: str) -> GateEvaluation | None:
+        """
+        The decision's aggregate, or None if it was never created.
+        """
+        return self._load({aggregate_id(decision_id)}).get(aggregate_id(decision_id))
+
+    def decision(self, decision_id: str) -> DecisionRecord | None:
+        """
+        The decision's artifacts (GovernanceDecision, AutoSignature) and event sequence.
+        """
+        agg = self.gate(decision_id)
+        if agg is None:
+            return None
+        return DecisionRecord.from_history(
+            agg.history,
+            status=agg.status,
+            effective_decision=agg.effective_decision,
+            threshold=agg.outcome.threshold,
+        )
+
+    def stored_events(
+        self, *, start: int = 1, limit: int = 1000, stop: int | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """
+        (position, canonical bytes) of stored events in store order, fetched in pages.
+        """
+        position = start
+        while True:
+            try:
+                page = self.recorder.select_notifications(position, limit, stop=stop)
+            except PersistenceError as exc:
+                raise StoreError(
+                    f"could not read the event store {self.config.store_label}: {exc}",
+                    rule="store",
+                ) from None
+            if not page:
+                return
+            for n in page:
+                yield n.id, bytes(n.state)
+            position = page[-1].id + 1
+
+    def max_position(self) -> int:
+        """
+        The last store position (0 for an empty store).
+        """
+        return int(self.recorder.max_notification_id() or 0)
+
+    # --- command API ------------------------------------------------------------------
+
+    def evaluate_gate(  # noqa: PLR0913 - the spec's fields, by name
+        self,
+        gate_type: str,
+        target_ref: str,
+        automation_level: str,
+        decision: str,
+        confidence: float | None,
+        rationale: str = "",
+        evidence_refs: Sequence[str] | None = None,
+        model_id: str | None = None,
+        *,
+        decision_id: str | None = None,
+        wp_id: str | None = None,
+        mt_id: str | None = None,
+        job_id: str | None = None,
+        actor: str = "agent",
+    ) -> GateOutcome:
+        """
+        Apply the gate table and record the right sequence, durably, in one transaction.
+
+        * auto-approved: 001 -> 003 -> 002 (approve);
+        * a human is needed and allowed: 001 -> 004 (``awaiting_human``);
+        * LOCKED where a human would be needed: 001 (defer; reject for CloudEscalation and
+          PolicyViolation) -> 002, and the outcome is ``halted``;
+        * a reject/defer the table lets the model make: 001 -> 002.
+        """
+        try:
+            level = AutomationLevel.parse(automation_level)
+        except ValueError:
+            raise InvalidSchemaError(
+                "evaluate_gate: field 'automation_level' is not one of the allowed values "
+                "(FULL_HUMAN, HYBRID, AUTONOMOUS, LOCKED; legacy ASSISTED/SUPERVISED)",
+                field="automation_level",
+                rule="enum",
+            ) from None
+        decision_id = decision_id or str(uuid.uuid4())
+        outcome = evaluate(gate_type, level, confidence)
+        base: dict[str, Any] = {
+            "decision_id": decision_id,
+            "gate_type": gate_type,
+            "target_ref": target_ref,
+            "automation_level": level.value,
+        }
+        for key, value in (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id)):
+            if value is not None:
+                base[key] = value
+        recorded = decision
+        rationale_001 = rationale
+        if outcome.verdict is Verdict.HALT:
+            # LOCKED fails closed: record the reject/defer first, then halt the workflow.
+            closing = gate_type in (GateType.CLOUD_ESCALATION, GateType.POLICY_VIOLATION)
+            recorded = Decision.REJECT.value if closing else Decision.DEFER.value
+            rationale_001 = _bounded(
+                f"LOCKED halt: {outcome.reason}. The model proposed {decision}"
+                + (f": {rationale}" if rationale else ".")
+            )
+        created = self._fr(
+            "gov_decision_created",
+            base,
+            actor=actor,
+            decision=recorded,
+            confidence=confidence,
+            rationale=rationale_001,
+            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            model_id=model_id,
+        )
+        sequence = [created]
+        if outcome.verdict is Verdict.HALT or (
+            outcome.verdict is Verdict.AUTO and recorded != Decision.APPROVE
+        ):
+            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=recorded))
+        elif outcome.verdict is Verdict.AUTO:
+            sequence.append(
+                self._fr("gov_auto_signature_created", base, actor=actor, model_id=model_id)
+            )
+            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=recorded))
+        else:
+            sequence.append(
+                self._fr(
+                    "gov_human_intervention_requested",
+                    base,
+                    actor="system",
+                    rationale=_bounded(outcome.reason),
+                )
+            )
+        return self._record_sequence(decision_id, sequence, outcome)
+
+    def record_human_decision(
+        self,
+        decision_id: str,
+        user_id: str,
+        decision: str,
+        rationale: str = "",
+        *,
+        final: bool = True,
+    ) -> GateOutcome:
+        """
+        Record a human's answer (005) and, when it is final, close the gate (002).
+        """
+        agg = self.gate(decision_id)
+        if agg is None:
+            raise SequenceViolationError(
+                f"decision_id {decision_id!r} does not exist: a human answers a recorded "
+                "decision (2.6.8.12.6.4)",
+                field="decision_id",
+                rule="2.6.8.12.6.4",
+                decision_id=decision_id,
+            )
+        base = {
+            "decision_id": decision_id,
+            "gate_type": agg.gate_type,
+            "target_ref": agg.target_ref,
+            "automation_level": agg.automation_level.value,
+        }
+        received = self._fr(
+            "gov_human_intervention_received",
+            base,
+            actor="human",
+            decision=decision,
+            rationale=rationale,
+            user_id=user_id,
+        )
+        sequence = [received]
+        if final:
+            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=decision))
+        return self._record_sequence(decision_id, sequence, agg.outcome)
+
+    def _record_sequence(
+        self, decision_id: str, sequence: list[dict[str, Any]], outcome: Outcome
+    ) -> GateOutcome:
+        # The ledger decided: either the whole sequence is stored or none of it is.
+        for attempt in range(_RETRIES):
+            try:
+                results = self._append_once(sequence, atomic=True)
+                break
+            except IntegrityError:
+                self._cache.clear()
+                if attempt == _RETRIES - 1:
+                    raise StoreError("concurrent writers kept colliding", rule="store") from None
+        for result in results:
+            if result.error is not None:
+                raise result.error
+        agg = self.gate(decision_id)
+        assert agg is not None  # noqa: S101 - it was just stored
+        return GateOutcome(
+            decision_id=decision_id,
+            status=agg.status,
+            verdict=outcome.verdict.value,
+            decision=agg.effective_decision,
+            threshold=outcome.threshold,
+            reason=outcome.reason,
+            event_types=tuple(fr["type"] for fr in sequence),
+            event_ids=tuple(fr["event_id"] for fr in sequence),
+        )
+
+    @staticmethod
+    def _fr(event_type: str, base: Mapping[str, Any], *, actor: str, **fields: Any) -> dict[str, Any]:
+        fr: dict[str, Any] = {
+            "type": event_type,
+            "event_id": str(uuid.uuid4()),
+            "timestamp": _now(),
+            "actor": actor,
+            **base,
+        }
+        fr.update({k: v for k, v in fields.items() if v is not None and v != ""})
+        return fr
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= 4096 else text[:4093] + "..."
+
+
+def _copy(aggregate: GateEvaluation) -> GateEvaluation:
+    clone = object.__new__(type(aggregate))
+    clone.__dict__.update(aggregate.__dict__)
+    clone.__dict__["history"] = list(aggregate.history)
+    clone.__dict__["by_event_id"] = dict(aggregate.by_event_id)
+    clone.__dict__["_pending_events"] = []
+    return clone
+

@@ -1,0 +1,130 @@
+"""``LedgerConfig``: the one frozen configuration object, and the only reader of the environment."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+__all__ = ["DEFAULT_PROJECTION", "DEFAULT_STORE", "LedgerConfig"]
+
+DEFAULT_STORE: Final = "./govledger.db"
+DEFAULT_PROJECTION: Final = "./govledger.duckdb"
+_MEMORY: Final = ":memory:"
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """
+    Where the ledger keeps its events and projections, and how it batches writes.
+
+    ``store`` is a SQLite file path (the embedded default), ``:memory:`` (tests),
+    or a ``postgresql://`` URL (scale-out).
+    """
+
+    store: str = DEFAULT_STORE
+    projection: str = DEFAULT_PROJECTION
+    #: Events per store transaction when ingesting.
+    batch_size: int = 1000
+    #: Decisions kept in memory between batches (bounded, so memory stays flat).
+    cache_decisions: int = 20_000
+    #: Seal a signed checkpoint every this many ingested events (0: only at the end).
+    seal_every: int = 100_000
+    #: Ed25519 private key for checkpoints (``govledger keygen`` writes one).
+    signing_key: str | None = None
+    #: Unique name for an in-memory store, so two ledgers in one process never share one.
+    _memory_name: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
+        """
+        Read ``GOVLEDGER_*`` variables (from ``os.environ`` unless ``environ`` is given).
+        """
+        env = os.environ if environ is None else environ
+        config = cls()
+        overrides: dict[str, object] = {}
+        if env.get("GOVLEDGER_STORE"):
+            overrides["store"] = env["GOVLEDGER_STORE"]
+        if env.get("GOVLEDGER_PROJECTION"):
+            overrides["projection"] = env["GOVLEDGER_PROJECTION"]
+        if env.get("GOVLEDGER_BATCH_SIZE"):
+            overrides["batch_size"] = _positive(env, "GOVLEDGER_BATCH_SIZE")
+        if env.get("GOVLEDGER_SEAL_EVERY"):
+            overrides["seal_every"] = _positive(env, "GOVLEDGER_SEAL_EVERY", allow_zero=True)
+        if env.get("GOVLEDGER_SIGNING_KEY"):
+            overrides["signing_key"] = env["GOVLEDGER_SIGNING_KEY"]
+        return replace(config, **overrides)  # type: ignore[arg-type]
+
+    def with_store(self, store: str) -> LedgerConfig:
+        """
+        The same configuration on another store.
+        """
+        return replace(self, store=store)
+
+    @property
+    def is_postgres(self) -> bool:
+        """
+        Whether ``store`` is a PostgreSQL URL.
+        """
+        return self.store.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def is_memory(self) -> bool:
+        """
+        Whether ``store`` is an in-memory SQLite database.
+        """
+        return self.store == _MEMORY
+
+    @property
+    def store_label(self) -> str:
+        """
+        The store as it may be shown to people: never with a password.
+        """
+        if self.is_postgres:
+            from ledger._pgurl import redact  # noqa: PLC0415 - only Postgres users need it
+
+            return redact(self.store)
+        return self.store
+
+    def to_eventsourcing_env(self) -> dict[str, str]:
+        """
+        The environment for ``eventsourcing``'s ``Application(env=...)``.
+        """
+        env = {
+            "MAPPER_TOPIC": "ledger._mapper:ValidatingMapper",
+        }
+        if self.is_postgres:
+            from ledger._pgurl import eventsourcing_env  # noqa: PLC0415
+
+            env.update(eventsourcing_env(self.store))
+            return env
+        db_name = (
+            f"file:govledger-{self._memory_name}?mode=memory&cache=shared"
+            if self.is_memory
+            else str(Path(self.store))
+        )
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": db_name,
+                "APPLICATION_RECORDER_TOPIC": "ledger._store:GovSQLiteRecorder",
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        )
+        return env
+
+
+def _positive(env: Mapping[str, str], name: str, *, allow_zero: bool = False) -> int:
+    raw = env[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        msg = f"{name} must be a whole number, got {raw!r}"
+        raise ValueError(msg) from None
+    if value < 0 or (value == 0 and not allow_zero):
+        msg = f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}"
+        raise ValueError(msg)
+    return value
