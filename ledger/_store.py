@@ -1,8 +1,9 @@
 """The embedded event store: eventsourcing's SQLite recorder plus an ``event_id`` index.
 
 The library's table keys events by (aggregate, version); the FR contract also
-needs ``event_id`` to be unique across the whole store, and duplicate checks to
-find an event by it. ``govledger_event_ids`` is written in the same transaction
+needs ``event_id`` to be unique across the whole store, duplicate checks to
+find an event by it, and as-of replay to know when the ledger recorded it
+(``recorded_at``, the commit's wall-clock time in UTC). ``govledger_event_ids`` is written in the same transaction
 as the events, so its PRIMARY KEY makes a second copy of an event_id impossible
 even between processes.
 """
@@ -10,6 +11,7 @@ even between processes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +28,11 @@ def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[An
         yield items[start : start + size]
 
 
+def _utc_now() -> str:
+    # Fixed width (microseconds, Z), so text order is time order.
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class GovSQLiteRecorder(SQLiteApplicationRecorder):
     """
     Inserts a whole batch with ``executemany`` and keeps the event_id index.
@@ -37,7 +44,8 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
             "CREATE TABLE IF NOT EXISTS govledger_event_ids ("
             "event_id TEXT PRIMARY KEY, "
             "originator_id TEXT NOT NULL, "
-            "originator_version INTEGER NOT NULL) WITHOUT ROWID",
+            "originator_version INTEGER NOT NULL, "
+            "recorded_at TEXT NOT NULL) WITHOUT ROWID",
         ]
 
     def _insert_events(
@@ -55,15 +63,33 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
             for s in stored_events
         ]
         c.executemany(self.insert_events_statement, rows)
+        recorded_at = _utc_now()
         c.executemany(
-            "INSERT INTO govledger_event_ids VALUES (?,?,?)",
-            [(getattr(s, "event_id", ""), r[0], r[1]) for s, r in zip(stored_events, rows)],
+            "INSERT INTO govledger_event_ids VALUES (?,?,?,?)",
+            [
+                (getattr(s, "event_id", ""), r[0], r[1], recorded_at)
+                for s, r in zip(stored_events, rows, strict=True)
+            ],
         )
         # Writers are serialised by SQLite's write lock and rowids are max+1, so one
         # batch gets consecutive notification ids ending at the current maximum.
         c.execute(self.select_max_notification_id_statement)
         last = int(c.fetchone()[0])
         return list(range(last - len(rows) + 1, last + 1))
+
+    def position_at(self, moment: str) -> int:
+        """
+        The last store position recorded at or before ``moment`` (UTC ISO 8601), 0 if none.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(s.rowid) FROM {self.events_table_name} s "
+                "JOIN govledger_event_ids i ON s.originator_id = i.originator_id "
+                "AND s.originator_version = i.originator_version WHERE i.recorded_at <= ?",
+                [moment],
+            )
+            row = c.fetchone()
+        return int(row[0] or 0)
 
     def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """

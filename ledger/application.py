@@ -308,6 +308,21 @@ class GovernanceLedger(Application[UUID]):
                 yield n.id, bytes(n.state)
             position = page[-1].id + 1
 
+    def position_at(self, moment: datetime) -> int:
+        """
+        The last store position the ledger had recorded at ``moment`` (0: none yet).
+        """
+        if moment.tzinfo is None:
+            msg = "moment must carry a time zone"
+            raise ValueError(msg)
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        try:
+            return int(self.recorder.position_at(text))  # type: ignore[attr-defined]
+        except PersistenceError as exc:
+            raise StoreError(
+                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
+            ) from None
+
     def max_position(self) -> int:
         """
         The last store position (0 for an empty store).

@@ -1,0 +1,161 @@
+"""Write-side subcommands: validate, ingest, events, show, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import orjson
+
+from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
+from ledger.config import LedgerConfig
+from ledger.ingest import LineResult, ingest_lines, validate_lines
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """
+    Add the write-side subcommands to ``sub``.
+    """
+    p = sub.add_parser("validate", help="per-event checks only (no history, no store)")
+    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
+    p.set_defaults(handler=_validate)
+
+    p = sub.add_parser("ingest", help="validate and store FR-EVT-GOV events (JSON Lines)")
+    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--batch-size", type=int, help="events per store transaction")
+    p.add_argument(
+        "--no-results", action="store_true", help="do not print one result line per input line"
+    )
+    p.set_defaults(handler=_ingest)
+
+    p = sub.add_parser("events", help="stored events as JSON Lines, in store order")
+    p.add_argument("--decision-id", help="only this decision's events")
+    p.set_defaults(handler=_events)
+
+    p = sub.add_parser("show", help="a decision's artifacts and event sequence")
+    p.add_argument("decision_id")
+    p.set_defaults(handler=_show)
+
+    p = sub.add_parser("demo", help="record a realistic orchestrator workload")
+    p.add_argument("--work-packets", type=int, default=12)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(handler=_demo)
+
+
+@contextmanager
+def _input(name: str) -> Iterator[IO[bytes]]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        msg = f"govledger: cannot read {name}: {exc.strerror}"
+        raise SystemExit(msg) from None
+    with handle:
+        yield handle
+
+
+def _lines(handle: IO[bytes]) -> Iterator[bytes]:
+    for raw in handle:
+        yield raw.rstrip(b"\r\n")
+
+
+def _write_results(results: Iterator[LineResult], *, show: bool = True) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    out = sys.stdout.buffer
+    for result in results:
+        counts[result.status] += 1
+        if result.status not in (ACCEPTED, DUPLICATE):
+            counts[f"code:{result.code}"] += 1
+        if show:
+            out.write(result.to_json() + b"\n")
+    out.flush()
+    return counts
+
+
+def _status(counts: Counter[str]) -> int:
+    return 1 if counts["rejected"] else 0
+
+
+def _validate(args: argparse.Namespace, _config: LedgerConfig) -> int:
+    with _input(args.file) as handle:
+        return _status(_write_results(validate_lines(_lines(handle))))
+
+
+def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            print("govledger: --batch-size must be at least 1", file=sys.stderr)
+            return 2
+        from dataclasses import replace  # noqa: PLC0415
+
+        config = replace(config, batch_size=args.batch_size)
+    started = time.perf_counter()
+    with _input(args.file) as handle, GovernanceLedger(config) as ledger:
+        from ledger._progress import progress  # noqa: PLC0415
+
+        results = progress(
+            ingest_lines(ledger, _lines(handle)), enabled=not args.quiet and sys.stderr.isatty()
+        )
+        counts = _write_results(results, show=not args.no_results)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    if not args.quiet:
+        total = counts[ACCEPTED] + counts[DUPLICATE] + counts["rejected"]
+        codes = ", ".join(
+            f"{key.removeprefix('code:')}={n}"
+            for key, n in sorted(counts.items())
+            if key.startswith("code:")
+        )
+        print(
+            f"govledger ingest: {total} lines, {counts[ACCEPTED]} accepted, "
+            f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected"
+            f"{' (' + codes + ')' if codes else ''}, {total / elapsed:,.0f} events/s",
+            file=sys.stderr,
+        )
+    return _status(counts)
+
+
+def _events(args: argparse.Namespace, config: LedgerConfig) -> int:
+    out = sys.stdout.buffer
+    with GovernanceLedger(config) as ledger:
+        if args.decision_id:
+            agg = ledger.gate(args.decision_id)
+            for fr in agg.history if agg is not None else []:
+                from ledger.events import canonical_bytes  # noqa: PLC0415
+
+                out.write(canonical_bytes(fr) + b"\n")
+        else:
+            for _, state in ledger.stored_events():
+                out.write(state + b"\n")
+    out.flush()
+    return 0
+
+
+def _show(args: argparse.Namespace, config: LedgerConfig) -> int:
+    with GovernanceLedger(config) as ledger:
+        record = ledger.decision(args.decision_id)
+    if record is None:
+        print(f"govledger: no decision {args.decision_id!r} in the store", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(
+        orjson.dumps(record.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace, config: LedgerConfig) -> int:
+    from ledger.demo import run_demo  # noqa: PLC0415
+
+    with GovernanceLedger(config) as ledger:
+        report = run_demo(ledger, work_packets=args.work_packets, seed=args.seed)
+    print(report)
+    return 0

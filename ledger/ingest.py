@@ -1,0 +1,117 @@
+"""The ingestion API: JSON Lines in, one result per line out, in input order, streaming.
+
+Lines are read and judged in batches (``LedgerConfig.batch_size``); each batch's
+accepted events are stored in one transaction, and a line is reported
+``accepted`` only after that transaction committed. Memory stays flat in the
+size of the input: nothing but the current batch is held.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ledger.application import ACCEPTED, REJECTED, GovernanceLedger
+from ledger.errors import InvalidSchemaError, LedgerError
+from ledger.gate import check_event_alone
+from ledger.validation import normalise
+
+__all__ = ["LineResult", "ingest_lines", "validate_lines"]
+
+_MAX_ECHOED_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """
+    The result line for one input line.
+    """
+
+    line: int
+    event_id: str | None
+    status: str
+    code: str | None = None
+    field: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def failed(cls, line: int, event_id: str | None, error: LedgerError, status: str) -> LineResult:
+        """
+        A rejected (or duplicate) line, from its error.
+        """
+        return cls(line, event_id, status, error.code, error.field, error.message)
+
+    def to_json(self) -> bytes:
+        """
+        ``{"line", "event_id", "status", "code", "field", "message"}`` as one JSON line.
+        """
+        return orjson.dumps(
+            {
+                "line": self.line,
+                "event_id": self.event_id,
+                "status": self.status,
+                "code": self.code,
+                "field": self.field,
+                "message": self.message,
+            }
+        )
+
+
+def _parse(raw: bytes | str) -> tuple[Any, str | None]:
+    """
+    (parsed event or LedgerError, event_id to echo): never raises.
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return (
+            InvalidSchemaError(
+                f"line is not valid JSON: {exc.msg} (position {exc.pos})", rule="json"
+            ),
+            None,
+        )
+    event_id = obj.get("event_id") if isinstance(obj, dict) else None
+    shown = event_id if isinstance(event_id, str) and len(event_id) <= _MAX_ECHOED_ID else None
+    if shown is not None and not shown.isprintable():
+        shown = None
+    return obj, shown
+
+
+def ingest_lines(
+    ledger: GovernanceLedger, lines: Iterable[bytes | str], *, batch_size: int | None = None
+) -> Iterator[LineResult]:
+    """
+    Ingest JSON Lines into ``ledger``; yield each line's result after it is durable.
+    """
+    size = batch_size or ledger.config.batch_size
+    numbered = enumerate(lines, start=1)
+    while batch := list(itertools.islice(numbered, size)):
+        parsed = [_parse(raw) for _, raw in batch]
+        results = ledger.append(obj for obj, _ in parsed)
+        for (number, _), (_, shown), result in zip(batch, parsed, results, strict=True):
+            if result.status == ACCEPTED:
+                yield LineResult(number, shown, ACCEPTED)
+            else:
+                assert result.error is not None  # noqa: S101 - refused results carry their error
+                yield LineResult.failed(number, shown, result.error, result.status)
+
+
+def validate_lines(lines: Iterable[bytes | str]) -> Iterator[LineResult]:
+    """
+    The per-event checks only, with no history and no store.
+    """
+    for number, raw in enumerate(lines, start=1):
+        obj, shown = _parse(raw)
+        try:
+            if isinstance(obj, LedgerError):
+                raise obj
+            check_event_alone(normalise(obj))
+        except LedgerError as exc:
+            yield LineResult.failed(number, shown, exc, REJECTED)
+        else:
+            yield LineResult(number, shown, ACCEPTED)
+
