@@ -1,9 +1,15 @@
 """The single append-time gate: a validating Mapper with an orjson encoding.
 
 Every write, whichever entry point it came through, becomes stored events
-through ``ValidatingMapper.to_stored_event``; it re-judges the FR event against
+through ``ValidatingMapper.to_stored_event``; it judges the FR event against
 its schema and its binding to the aggregate before anything is encoded, so
 nothing invalid can reach the store. Installed with ``MAPPER_TOPIC``.
+
+Judging is not repeated needlessly: an event whose payload is a ``ValidatedFR``
+(made only by ``validation.normalise``, read-only, carrying the bytes that were
+judged) is stored as those bytes once the mapper has checked that its content
+still encodes to exactly them; any other payload is validated here in full. The
+bytes stored are therefore always bytes that passed the schema.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from ledger import events as ev
 from ledger.errors import BindingMismatchError, InvalidSchemaError
 from ledger.gate import aggregate_id
-from ledger.validation import normalise
+from ledger.validation import ValidatedFR, normalise
 
 __all__ = ["GovStoredEvent", "ValidatingMapper"]
 
@@ -48,8 +54,11 @@ class ValidatingMapper(Mapper[UUID]):
         if not isinstance(event_class, type) or not issubclass(event_class, ev.GovEvent):
             msg = f"only governance events may be stored, not {event_class.__name__}"
             raise InvalidSchemaError(msg, rule="11.5.7")
-        checked = normalise(fr)
-        if checked != fr or checked["type"] != event_class.event_type:
+        if type(fr) is ValidatedFR and fr.is_intact():
+            checked = fr  # judged by normalise, unchanged since: the same bytes need no second run
+        else:
+            checked = normalise(fr)
+        if (checked is not fr and checked != fr) or checked["type"] != event_class.event_type:
             msg = (
                 f"{event_class.event_type}: the event's FR payload is not in its validated, "
                 "normalised form or names another type"
@@ -62,30 +71,22 @@ class ValidatingMapper(Mapper[UUID]):
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=event_class.TOPIC,
-            state=ev.canonical_bytes(checked),
+            state=checked.canonical,
             event_id=checked["event_id"].lower(),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        originator_id = stored_event.originator_id
         try:
-            event_class = ev.EVENT_TYPES[stored_event.topic]
-            fr = orjson.loads(stored_event.state)
-            timestamp = ev.parse_timestamp(fr["timestamp"])
+            return ev.build(
+                ev.EVENT_TYPES[stored_event.topic],
+                originator_id if isinstance(originator_id, UUID) else UUID(originator_id),
+                stored_event.originator_version,
+                orjson.loads(stored_event.state),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             msg = (
                 f"stored event {stored_event.originator_id}@{stored_event.originator_version} "
                 f"is not a governance event: {exc}"
             )
             raise MapperDeserialisationError(msg) from None
-        originator_id = stored_event.originator_id
-        state: dict[str, Any] = {
-            "originator_id": originator_id if isinstance(originator_id, UUID) else UUID(originator_id),
-            "originator_version": stored_event.originator_version,
-            "timestamp": timestamp,
-            "fr": fr,
-        }
-        if event_class is ev.DecisionCreated:
-            state["originator_topic"] = ev.AGGREGATE_TOPIC
-        domain_event = object.__new__(event_class)
-        object.__setattr__(domain_event, "__dict__", state)
-        return domain_event  # type: ignore[no-any-return]

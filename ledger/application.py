@@ -33,7 +33,7 @@ from ledger.errors import (
 )
 from ledger.gate import GateEvaluation, aggregate_id, duplicate_error
 from ledger.policy import Outcome, Verdict, evaluate
-from ledger.validation import normalise
+from ledger.validation import ValidatedFR, normalise
 from ledger.vocabulary import AutomationLevel, Decision, GateType
 
 __all__ = ["ACCEPTED", "DUPLICATE", "REJECTED", "AppendResult", "GateOutcome", "GovernanceLedger"]
@@ -143,39 +143,69 @@ class GovernanceLedger(Application[UUID]):
         return self.append([event])[0]
 
     def _append_once(self, items: Sequence[Any], *, atomic: bool) -> list[AppendResult]:
-        judged: list[tuple[Mapping[str, Any], bytes] | LedgerError] = []
+        # 1. Each event alone: shape, type, normalisation (refusals are kept in place).
+        judged: list[ValidatedFR | LedgerError] = []
         for item in items:
             if isinstance(item, LedgerError):
                 judged.append(item)
                 continue
             try:
-                fr = normalise(item)
-                judged.append((fr, ev.canonical_bytes(fr)))
+                judged.append(normalise(item))
             except LedgerError as exc:
                 judged.append(exc)
-        candidates = [j for j in judged if not isinstance(j, LedgerError)]
-        stored = self._stored_event_ids([fr["event_id"].lower() for fr, _ in candidates])
-        aggregates = self._load({aggregate_id(fr["decision_id"]) for fr, _ in candidates})
+        # 2. What the batch needs from the store, in two round trips.
+        candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
+        stored = self._stored_event_ids([fr["event_id"].lower() for fr in candidates])
+        aggregates = self._load({aggregate_id(fr["decision_id"]) for fr in candidates})
 
+        # 3. Each event against its decision as it stands after the events before it.
         results: list[AppendResult] = []
         pending: list[ev.GovEvent] = []
         touched: dict[UUID, GateEvaluation] = {}
+        try:
+            self._judge(judged, stored, aggregates, results, pending, touched, atomic=atomic)
+            # 4. All accepted events in one transaction; acknowledged once it has committed.
+            positions = iter(self._store(pending)) if pending else iter(())
+        except BaseException:
+            # Judging works on the cached aggregates themselves (copying them costs more
+            # than ingesting): whatever this batch applied to them is forgotten on failure.
+            for oid in touched:
+                self._cache.pop(oid, None)
+            raise
+        for oid, aggregate in touched.items():
+            self._remember(oid, aggregate)
+        return [
+            AppendResult(r.event_id, r.status, r.error, next(positions))
+            if r.status == ACCEPTED
+            else r
+            for r in results
+        ]
+
+    def _judge(  # noqa: PLR0913 - the batch's working state, passed explicitly
+        self,
+        judged: list[ValidatedFR | LedgerError],
+        stored: Mapping[str, bytes],
+        aggregates: dict[UUID, GateEvaluation],
+        results: list[AppendResult],
+        pending: list[ev.GovEvent],
+        touched: dict[UUID, GateEvaluation],
+        *,
+        atomic: bool,
+    ) -> None:
         seen: dict[str, bytes] = {}
-        for entry in judged:
-            if isinstance(entry, LedgerError):
-                results.append(AppendResult(entry.event_id, REJECTED, entry))
+        for fr in judged:
+            if isinstance(fr, LedgerError):
+                results.append(AppendResult(fr.event_id, REJECTED, fr))
                 continue
-            fr, fingerprint = entry
             key = fr["event_id"].lower()
             try:
-                previous = seen.get(key, stored.get(key))
+                previous = seen.get(key) or stored.get(key)
                 if previous is not None:
-                    raise duplicate_error(fr, identical=previous == fingerprint)
+                    raise duplicate_error(fr, identical=previous == fr.canonical)
                 oid = aggregate_id(fr["decision_id"])
                 aggregate = aggregates.get(oid)
                 if aggregate is None:
-                    aggregate = GateEvaluation.create(fr)
-                    aggregates[oid] = aggregate
+                    aggregate = aggregates[oid] = GateEvaluation.create(fr)
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
@@ -187,39 +217,29 @@ class GovernanceLedger(Application[UUID]):
                     raise
                 results.append(AppendResult(fr["event_id"], REJECTED, exc))
                 continue
-            seen[key] = fingerprint
+            seen[key] = fr.canonical
             touched[oid] = aggregate
             pending.extend(aggregate.collect_events())  # type: ignore[arg-type]
             results.append(AppendResult(fr["event_id"], ACCEPTED))
-        if pending:
-            self._store(pending, touched)
-            positions = iter(self._last_positions)
-            results = [
-                AppendResult(r.event_id, r.status, r.error, next(positions))
-                if r.status == ACCEPTED
-                else r
-                for r in results
-            ]
-        return results
 
-    def _store(self, pending: list[ev.GovEvent], touched: Mapping[UUID, GateEvaluation]) -> None:
+    def _store(self, pending: list[ev.GovEvent]) -> Sequence[int]:
+        """
+        Store ``pending`` in one transaction through the validating mapper; their positions.
+        """
         try:
-            recordings = self.events.put(pending)
+            # What ``self.events.put`` does, minus a Recording object per event.
+            stored = [self.mapper.to_stored_event(event) for event in pending]
+            positions = self.recorder.insert_events(stored)
         except IntegrityError:
-            for oid in touched:
-                self._cache.pop(oid, None)
-            raise
+            raise  # a concurrent writer stored one of these first: ``append`` judges again
         except PersistenceError as exc:
-            for oid in touched:
-                self._cache.pop(oid, None)
             raise StoreError(
                 f"could not write to the event store {self.config.store_label}: {exc}; "
                 "nothing in this batch was stored",
                 rule="store",
             ) from None
-        self._last_positions = [r.notification.id for r in recordings]
-        for oid, aggregate in touched.items():
-            self._remember(oid, aggregate)
+        assert positions is not None  # noqa: S101 - govledger's recorders return positions
+        return positions
 
     def _remember(self, oid: UUID, aggregate: GateEvaluation) -> None:
         self._cache[oid] = aggregate
@@ -240,6 +260,9 @@ class GovernanceLedger(Application[UUID]):
     def _load(self, oids: set[UUID]) -> dict[UUID, GateEvaluation]:
         """
         Current aggregates for ``oids`` (absent ones are new decisions), cache first.
+
+        Cached aggregates are returned themselves, not copies: only ``_append_once``
+        may change them, and it forgets them if its batch fails.
         """
         found: dict[UUID, GateEvaluation] = {}
         missing: list[UUID] = []
@@ -262,8 +285,7 @@ class GovernanceLedger(Application[UUID]):
                 for row in rows:
                     aggregate = self.mapper.to_domain_event(row).mutate(aggregate)  # type: ignore[attr-defined]
                 found[oid] = aggregate
-        # Work on copies: a refused or failed batch must not leave half-applied state cached.
-        return {oid: _copy(agg) for oid, agg in found.items()}
+        return found
 
     # --- reading ---------------------------------------------------------------------
 
@@ -271,7 +293,10 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
-        return self._load({aggregate_id(decision_id)}).get(aggregate_id(decision_id))
+        oid = aggregate_id(decision_id)
+        found = self._load({oid}).get(oid)
+        # A copy: the caller must not be able to change what the ledger judges by.
+        return None if found is None else _copy(found)
 
     def decision(self, decision_id: str) -> DecisionRecord | None:
         """

@@ -30,6 +30,7 @@ __all__ = [
     "GovEvent",
     "HumanInterventionReceived",
     "HumanInterventionRequested",
+    "build",
     "canonical_bytes",
     "lookup",
     "parse_timestamp",
@@ -109,6 +110,29 @@ class HumanInterventionReceived(GovEvent):
     TOPIC = "gov_human_intervention_received"
     event_type = "gov_human_intervention_received"
     fr_id = "FR-EVT-GOV-005"
+
+
+def build(
+    event_class: type[GovEvent], originator_id: Any, originator_version: int, fr: Mapping[str, Any]
+) -> GovEvent:
+    """
+    An event of ``event_class`` carrying ``fr``, as the mapper rebuilds one from the store.
+
+    Bulk ingestion builds thousands of events a second; this skips the library's
+    per-call dataclass ``__init__`` (keyword coercion and copying) but produces the
+    same frozen event, with the FR event's own timestamp.
+    """
+    state: dict[str, Any] = {
+        "originator_id": originator_id,
+        "originator_version": originator_version,
+        "timestamp": parse_timestamp(fr["timestamp"]),
+        "fr": fr,
+    }
+    if event_class is DecisionCreated:
+        state["originator_topic"] = AGGREGATE_TOPIC
+    event = object.__new__(event_class)
+    object.__setattr__(event, "__dict__", state)
+    return event
 
 
 #: ``type`` string -> event class; the only governance event types that exist.

@@ -8,6 +8,7 @@ leaves the aggregate exactly as it was. No I/O here.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -46,6 +47,7 @@ RECEIVED: Final = ev.HumanInterventionReceived.event_type
 _CLOSING: Final = frozenset({Decision.REJECT.value, Decision.DEFER.value})
 
 
+@functools.lru_cache(maxsize=1 << 16)  # uuid5 hashes on every call; ingestion asks ~3x per event
 def aggregate_id(decision_id: str) -> uuid.UUID:
     """
     The aggregate id of ``decision_id`` (UUIDv5): a second 001 collides with the first.
@@ -186,21 +188,25 @@ class GateEvaluation(Aggregate):
                 **_ids(fr),
             )
         check_event_alone(fr)
-        return cls._create(
-            ev.DecisionCreated,
-            id=aggregate_id(fr["decision_id"]),
-            fr=fr,
-            timestamp=ev.parse_timestamp(fr["timestamp"]),
-        )
+        # What ``Aggregate._create`` does, without its per-call keyword machinery:
+        # build the created event, start the aggregate from it, keep it pending.
+        created = ev.build(ev.DecisionCreated, aggregate_id(fr["decision_id"]), cls.INITIAL_VERSION, fr)
+        aggregate = cls.__new__(cls)
+        aggregate.__base_init__(created.originator_id, created.originator_version, created.timestamp)
+        created.apply(aggregate)
+        aggregate._pending_events.append(created)  # noqa: SLF001 - the library's own list
+        return aggregate
 
     def record(self, fr: Mapping[str, Any]) -> None:
         """
         Append one later event (002..005) after checking every rule.
         """
         self.check(fr)
-        self.trigger_event(
-            ev.EVENT_TYPES[fr["type"]], fr=fr, timestamp=ev.parse_timestamp(fr["timestamp"])
-        )
+        # ``trigger_event`` without its keyword machinery; ``mutate`` still checks the
+        # event is this aggregate's next one before applying it.
+        event = ev.build(ev.EVENT_TYPES[fr["type"]], self.id, self.version + 1, fr)
+        event.mutate(self)
+        self._pending_events.append(event)
 
     # --- guards ---------------------------------------------------------------------
 

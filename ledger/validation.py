@@ -1,8 +1,13 @@
 """Judge one FR event on its own: shape, type, normalisation.
 
 ``normalise`` is the boundary where legacy automation levels become HYBRID
-(2.6.8.12.6.1). The same function runs inside the mapper at append time, so
-whatever the entry point, nothing invalid is stored.
+(2.6.8.12.6.1). The mapper runs it at append time on anything it has not
+already judged, so whatever the entry point, nothing invalid is stored.
+
+What ``normalise`` returns is a ``ValidatedFR``: a read-only dict that only
+``normalise`` can make, carrying the canonical bytes it judged. The mapper
+accepts one as proof of validation (after checking its bytes still match its
+content) instead of running the schema a second time on the same event.
 """
 
 from __future__ import annotations
@@ -17,12 +22,62 @@ from ledger.errors import InvalidSchemaError
 from ledger.events import canonical_bytes, lookup
 from ledger.vocabulary import LEGACY_LEVELS
 
-__all__ = ["normalise", "parse_line"]
+__all__ = ["ValidatedFR", "normalise", "parse_line"]
+
+_TOKEN = object()
 
 
-def normalise(event: Any) -> dict[str, Any]:
+class ValidatedFR(dict[str, Any]):
     """
-    A validated, normalised copy of ``event``; raises a ``LedgerError`` otherwise.
+    A normalised FR event that passed its schema: read-only, with the bytes that were judged.
+
+    Only ``normalise`` makes one. Copies (``dict(fr)``, ``copy.copy``) are plain dicts,
+    which the mapper validates again.
+    """
+
+    __slots__ = ("canonical",)
+    canonical: bytes
+
+    def __new__(cls, data: dict[str, Any], token: object) -> ValidatedFR:  # noqa: PYI034
+        if token is not _TOKEN:
+            msg = "a ValidatedFR is made by ledger.validation.normalise only"
+            raise TypeError(msg)
+        return super().__new__(cls)
+
+    def __init__(self, data: dict[str, Any], token: object) -> None:
+        super().__init__(data)
+        del token
+
+    def _read_only(self, *_: Any, **__: Any) -> Any:
+        msg = "a validated FR event is read-only; copy it with dict(fr) to change it"
+        raise TypeError(msg)
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy  # noqa: PLC0415
+
+        return copy.deepcopy(dict(self), memo)
+
+    def is_intact(self) -> bool:
+        """
+        Whether the content still encodes to the bytes that were validated.
+
+        Guards the nested lists (``evidence_refs``), which a caller could still change.
+        """
+        return canonical_bytes(self) == self.canonical
+
+
+def normalise(event: Any) -> ValidatedFR:
+    """
+    A validated, normalised, read-only copy of ``event``; raises a ``LedgerError`` otherwise.
 
     Checks in order: a JSON object; a known ``type`` (else ``unknown_event_type``);
     the type's schema (else ``invalid_schema`` naming the field and the rule).
@@ -41,15 +96,16 @@ def normalise(event: Any) -> dict[str, Any]:
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schemas.shape_error(exc, event, event_type) from None
     _schemas.check_finite(event.get("confidence"), "confidence", event_type)
-    out = dict(event)
+    out = ValidatedFR(event, _TOKEN)
     legacy = LEGACY_LEVELS.get(out["automation_level"])
     if legacy is not None:
-        out["automation_level"] = legacy.value
-    canonical_bytes(out)  # a lone surrogate passes the schema but has no UTF-8 form
+        dict.__setitem__(out, "automation_level", legacy.value)
+    # Also refuses a lone surrogate, which passes the schema but has no UTF-8 form.
+    out.canonical = canonical_bytes(out)
     return out
 
 
-def parse_line(line: bytes | str) -> dict[str, Any]:
+def parse_line(line: bytes | str) -> ValidatedFR:
     """
     One JSON Lines input line, parsed and normalised.
     """
