@@ -25,7 +25,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from ledger import events as ev
 from ledger.errors import BindingMismatchError, InvalidSchemaError
 from ledger.gate import aggregate_id
-from ledger.validation import ValidatedFR, normalise
+from ledger.validation import normalise
 
 __all__ = ["GovStoredEvent", "ValidatingMapper"]
 
@@ -54,10 +54,8 @@ class ValidatingMapper(Mapper[UUID]):
         if not isinstance(event_class, type) or not issubclass(event_class, ev.GovEvent):
             msg = f"only governance events may be stored, not {event_class.__name__}"
             raise InvalidSchemaError(msg, rule="11.5.7")
-        if type(fr) is ValidatedFR and fr.is_intact():
-            checked = fr  # judged by normalise, unchanged since: the same bytes need no second run
-        else:
-            checked = normalise(fr)
+        # A ValidatedFR still intact comes back as itself (no second schema run).
+        checked = normalise(fr)
         if (checked is not fr and checked != fr) or checked["type"] != event_class.event_type:
             msg = (
                 f"{event_class.event_type}: the event's FR payload is not in its validated, "

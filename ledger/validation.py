@@ -82,6 +82,8 @@ def normalise(event: Any) -> ValidatedFR:
     Checks in order: a JSON object; a known ``type`` (else ``unknown_event_type``);
     the type's schema (else ``invalid_schema`` naming the field and the rule).
     """
+    if type(event) is ValidatedFR and event.is_intact():
+        return event  # judged already, and unchanged since
     if not isinstance(event, dict):
         raise InvalidSchemaError(
             "event: must be a JSON object", field=None, rule="type", event_type=None
