@@ -45,7 +45,7 @@ GATES = ["SpecApproval", "RefinementSign", "ScopeChange", "CloudEscalation", "Po
 LEVELS = ["AUTONOMOUS", "HYBRID", "FULL_HUMAN", "LOCKED", "SUPERVISED", "ASSISTED"]
 MODELS = ["local/qwen2.5-coder-32b", "local/llama-3.3-70b", "local/mistral-small-24b"]
 USERS = ["alice@example.org", "bob@example.org", "carol@example.org"]
-BAD_RATE = 0.02
+BAD_RATE = 0.029  # per emitted line of an open decision: about 2% of all lines
 OPEN_DECISIONS = 1500
 _T0 = datetime(2026, 2, 19, 9, 0, tzinfo=UTC)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -95,7 +96,8 @@ def ingest_raw(source: Path, store: Path) -> Counter[str]:
 
 
 def _fresh() -> Path:
-    target = WORKDIR / "store"
+    # One directory per process: a benchmark running elsewhere keeps its store.
+    target = WORKDIR / f"store-{os.getpid()}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     return target / "ledger.db"

@@ -42,6 +42,7 @@ ACCEPTED: Final = "accepted"
 DUPLICATE: Final = "duplicate"
 REJECTED: Final = "rejected"
 _RETRIES: Final = 8
+_CLOSED_KEPT: Final = 1024  # closed decisions kept for quick reads right after they close
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,11 @@ class GovernanceLedger(Application[UUID]):
             raise StoreError(
                 f"cannot open the event store {self.config.store_label}: {exc}", rule="store"
             ) from None
+        # Decisions between batches, so a lifecycle spanning batches is not replayed from the
+        # store each time. Open decisions may still receive events; closed ones (after their
+        # 002) only refusals, so few of them are kept: memory stays flat on long streams.
         self._cache: OrderedDict[UUID, GateEvaluation] = OrderedDict()
+        self._closed: OrderedDict[UUID, GateEvaluation] = OrderedDict()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # LedgerConfig is the only reader of the process environment: do not merge os.environ.
@@ -128,7 +133,7 @@ class GovernanceLedger(Application[UUID]):
                 return self._append_once(items, atomic=False)
             except IntegrityError:
                 # Another writer got there first: forget what we believed and judge again.
-                self._cache.clear()
+                self._forget()
                 if attempt == _RETRIES - 1:
                     raise StoreError(
                         "concurrent writers kept colliding; nothing in this batch was stored",
@@ -166,11 +171,12 @@ class GovernanceLedger(Application[UUID]):
             self._judge(judged, stored, aggregates, results, pending, touched, atomic=atomic)
             # 4. All accepted events in one transaction; acknowledged once it has committed.
             positions = iter(self._store(pending)) if pending else iter(())
+            for event in pending:
+                event.fr.release()  # type: ignore[attr-defined] - stored: the bytes are in the store now
         except BaseException:
             # Judging works on the cached aggregates themselves (copying them costs more
             # than ingesting): whatever this batch applied to them is forgotten on failure.
-            for oid in touched:
-                self._cache.pop(oid, None)
+            self._forget(touched)
             raise
         for oid, aggregate in touched.items():
             self._remember(oid, aggregate)
@@ -242,10 +248,27 @@ class GovernanceLedger(Application[UUID]):
         return positions
 
     def _remember(self, oid: UUID, aggregate: GateEvaluation) -> None:
-        self._cache[oid] = aggregate
-        self._cache.move_to_end(oid)
-        while len(self._cache) > self.config.cache_decisions:
-            self._cache.popitem(last=False)
+        if aggregate.applied_decision is None:
+            cache, bound = self._cache, self.config.cache_decisions
+        else:
+            self._cache.pop(oid, None)
+            cache, bound = self._closed, _CLOSED_KEPT
+        cache[oid] = aggregate
+        cache.move_to_end(oid)
+        while len(cache) > bound:
+            cache.popitem(last=False)
+
+    def _forget(self, oids: Iterable[UUID] | None = None) -> None:
+        """
+        Drop cached decisions (all of them by default): the store is read again for them.
+        """
+        if oids is None:
+            self._cache.clear()
+            self._closed.clear()
+            return
+        for oid in oids:
+            self._cache.pop(oid, None)
+            self._closed.pop(oid, None)
 
     def _stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         if not event_ids:
@@ -267,7 +290,7 @@ class GovernanceLedger(Application[UUID]):
         found: dict[UUID, GateEvaluation] = {}
         missing: list[UUID] = []
         for oid in oids:
-            cached = self._cache.get(oid)
+            cached = self._cache.get(oid) or self._closed.get(oid)
             if cached is None:
                 missing.append(oid)
             else:
@@ -608,7 +631,7 @@ class GovernanceLedger(Application[UUID]):
                 results = self._append_once(sequence, atomic=True)
                 break
             except IntegrityError:
-                self._cache.clear()
+                self._forget()
                 if attempt == _RETRIES - 1:
                     raise StoreError("concurrent writers kept colliding", rule="store") from None
         for result in results:
