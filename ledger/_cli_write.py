@@ -14,7 +14,7 @@ import orjson
 
 from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
-from ledger.ingest import LineResult, ingest_lines, validate_lines
+from ledger.ingest import LineResult, bulk_gc, ingest_lines, validate_lines
 
 __all__ = ["register"]
 
@@ -100,7 +100,7 @@ def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
 
         config = replace(config, batch_size=args.batch_size)
     started = time.perf_counter()
-    with _input(args.file) as handle, GovernanceLedger(config) as ledger:
+    with _input(args.file) as handle, GovernanceLedger(config) as ledger, bulk_gc():
         from ledger._progress import progress  # noqa: PLC0415
 
         results = progress(

@@ -164,7 +164,7 @@ class GovernanceLedger(Application[UUID]):
         aggregates = self._load({aggregate_id(fr["decision_id"]) for fr in candidates})
 
         # 3. Each event against its decision as it stands after the events before it.
-        results: list[AppendResult] = []
+        results: list[AppendResult | str] = []
         pending: list[ev.GovEvent] = []
         touched: dict[UUID, GateEvaluation] = {}
         try:
@@ -180,10 +180,9 @@ class GovernanceLedger(Application[UUID]):
             raise
         for oid, aggregate in touched.items():
             self._remember(oid, aggregate)
+        # Accepted events were noted by their event_id until they had a position.
         return [
-            AppendResult(r.event_id, r.status, r.error, next(positions))
-            if r.status == ACCEPTED
-            else r
+            AppendResult(r, ACCEPTED, None, next(positions)) if isinstance(r, str) else r
             for r in results
         ]
 
@@ -192,7 +191,7 @@ class GovernanceLedger(Application[UUID]):
         judged: list[ValidatedFR | LedgerError],
         stored: Mapping[str, bytes],
         aggregates: dict[UUID, GateEvaluation],
-        results: list[AppendResult],
+        results: list[AppendResult | str],
         pending: list[ev.GovEvent],
         touched: dict[UUID, GateEvaluation],
         *,
@@ -201,7 +200,7 @@ class GovernanceLedger(Application[UUID]):
         seen: dict[str, bytes] = {}
         for fr in judged:
             if isinstance(fr, LedgerError):
-                results.append(AppendResult(fr.event_id, REJECTED, fr))
+                results.append(AppendResult(fr.event_id, REJECTED, fr.with_traceback(None)))
                 continue
             key = fr["event_id"].lower()
             try:
@@ -215,18 +214,19 @@ class GovernanceLedger(Application[UUID]):
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
+                # Without its traceback: a frame holding this batch would keep it alive.
                 status = DUPLICATE if exc.identical else REJECTED
-                results.append(AppendResult(fr["event_id"], status, exc))
+                results.append(AppendResult(fr["event_id"], status, exc.with_traceback(None)))
                 continue
             except LedgerError as exc:
                 if atomic:
                     raise
-                results.append(AppendResult(fr["event_id"], REJECTED, exc))
+                results.append(AppendResult(fr["event_id"], REJECTED, exc.with_traceback(None)))
                 continue
             seen[key] = fr.canonical
             touched[oid] = aggregate
             pending.extend(aggregate.collect_events())  # type: ignore[arg-type]
-            results.append(AppendResult(fr["event_id"], ACCEPTED))
+            results.append(fr["event_id"])
 
     def _store(self, pending: list[ev.GovEvent]) -> Sequence[int]:
         """
