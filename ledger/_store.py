@@ -2,10 +2,21 @@
 
 The library's table keys events by (aggregate, version); the FR contract also
 needs ``event_id`` to be unique across the whole store, duplicate checks to
-find an event by it, and as-of replay to know when the ledger recorded it
-(``recorded_at``, the commit's wall-clock time in UTC). ``govledger_event_ids`` is written in the same transaction
-as the events, so its PRIMARY KEY makes a second copy of an event_id impossible
-even between processes.
+find an event by it, and as-of replay to know when the ledger recorded it (the
+commit's wall-clock time in UTC). Two small tables, written in the same
+transaction as the events, serve that:
+
+* ``govledger_event_index(event_id, position)``: the event_id as its 16 UUID bytes
+  (the schema admits only canonical UUIDs, so this is lossless up to case), and
+  the event's store position. Its PRIMARY KEY makes a second copy of an event_id
+  impossible, even between processes.
+* ``govledger_commits(position, recorded_at)``: one row per transaction, its last
+  position and when it committed.
+
+Compact on purpose: random event_ids make every insert touch a random page of
+the index, so its row size decides how many pages a 1,000-event transaction
+writes (measured at 150k events: 92 us/event with the first layout, which keyed
+text ids to (aggregate, version) and stamped every row, against 55 us/event).
 """
 
 from __future__ import annotations
@@ -41,11 +52,10 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS govledger_event_ids ("
-            "event_id TEXT PRIMARY KEY, "
-            "originator_id TEXT NOT NULL, "
-            "originator_version INTEGER NOT NULL, "
-            "recorded_at TEXT NOT NULL) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS govledger_event_index ("
+            "event_id BLOB PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS govledger_commits ("
+            "position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL)",
         ]
 
     def _insert_events(
@@ -53,29 +63,32 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        rows = [
-            (
-                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                s.originator_version,
-                s.topic,
-                s.state,
-            )
-            for s in stored_events
-        ]
-        c.executemany(self.insert_events_statement, rows)
-        recorded_at = _utc_now()
         c.executemany(
-            "INSERT INTO govledger_event_ids VALUES (?,?,?,?)",
+            self.insert_events_statement,
             [
-                (getattr(s, "event_id", ""), r[0], r[1], recorded_at)
-                for s, r in zip(stored_events, rows, strict=True)
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
             ],
         )
         # Writers are serialised by SQLite's write lock and rowids are max+1, so one
         # batch gets consecutive notification ids ending at the current maximum.
         c.execute(self.select_max_notification_id_statement)
         last = int(c.fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+        first = last - len(stored_events) + 1
+        c.executemany(
+            "INSERT INTO govledger_event_index VALUES (?,?)",
+            [
+                (_uuid_bytes(getattr(s, "event_id", "")), position)
+                for position, s in enumerate(stored_events, start=first)
+            ],
+        )
+        c.execute("INSERT INTO govledger_commits VALUES (?,?)", (last, _utc_now()))
+        return list(range(first, last + 1))
 
     def position_at(self, moment: str) -> int:
         """
@@ -83,10 +96,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         """
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT MAX(s.rowid) FROM {self.events_table_name} s "
-                "JOIN govledger_event_ids i ON s.originator_id = i.originator_id "
-                "AND s.originator_version = i.originator_version WHERE i.recorded_at <= ?",
-                [moment],
+                "SELECT MAX(position) FROM govledger_commits WHERE recorded_at <= ?", [moment]
             )
             row = c.fetchone()
         return int(row[0] or 0)
@@ -95,17 +105,22 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         """
         Stored state of each already-stored (lower-case) ``event_id``.
         """
+        wanted: dict[bytes, str] = {}
+        for event_id in event_ids:
+            try:
+                wanted[_uuid_bytes(event_id)] = event_id
+            except ValueError:
+                continue  # not a UUID, so never stored
         found: dict[str, bytes] = {}
         with self.datastore.transaction(commit=False) as c:
-            for chunk in _chunks(list(event_ids)):
+            for chunk in _chunks(list(wanted)):
                 c.execute(
-                    "SELECT i.event_id, s.state FROM govledger_event_ids i "
-                    f"JOIN {self.events_table_name} s ON s.originator_id = i.originator_id "
-                    "AND s.originator_version = i.originator_version "
+                    "SELECT i.event_id, s.state FROM govledger_event_index i "
+                    f"JOIN {self.events_table_name} s ON s.rowid = i.position "
                     f"WHERE i.event_id IN ({','.join('?' * len(chunk))})",
                     list(chunk),
                 )
-                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+                found.update((wanted[bytes(row[0])], bytes(row[1])) for row in c.fetchall())
         return found
 
     def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
@@ -128,3 +143,8 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                         StoredEvent(oid, row[1], row[2], bytes(row[3]))
                     )
         return out
+
+
+def _uuid_bytes(event_id: str) -> bytes:
+    # The schema's pattern admits only the canonical 8-4-4-4-12 hex form.
+    return bytes.fromhex(event_id.replace("-", ""))

@@ -208,7 +208,7 @@ def _write_input(path: Path, decisions: int) -> list[bytes]:
 def _stored(store: Path) -> tuple[int, int]:
     with sqlite3.connect(store) as con:
         rows = con.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
-        ids = con.execute("SELECT COUNT(DISTINCT event_id) FROM govledger_event_ids").fetchone()[0]
+        ids = con.execute("SELECT COUNT(DISTINCT event_id) FROM govledger_event_index").fetchone()[0]
     return rows, ids
 
 
