@@ -200,7 +200,7 @@ class GovernanceLedger(Application[UUID]):
         seen: dict[str, bytes] = {}
         for fr in judged:
             if isinstance(fr, LedgerError):
-                results.append(AppendResult(fr.event_id, REJECTED, fr.with_traceback(None)))
+                results.append(AppendResult(fr.event_id, REJECTED, _detached(fr)))
                 continue
             key = fr["event_id"].lower()
             try:
@@ -214,14 +214,13 @@ class GovernanceLedger(Application[UUID]):
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
-                # Without its traceback: a frame holding this batch would keep it alive.
                 status = DUPLICATE if exc.identical else REJECTED
-                results.append(AppendResult(fr["event_id"], status, exc.with_traceback(None)))
+                results.append(AppendResult(fr["event_id"], status, _detached(exc)))
                 continue
             except LedgerError as exc:
                 if atomic:
                     raise
-                results.append(AppendResult(fr["event_id"], REJECTED, exc.with_traceback(None)))
+                results.append(AppendResult(fr["event_id"], REJECTED, _detached(exc)))
                 continue
             seen[key] = fr.canonical
             touched[oid] = aggregate
@@ -662,6 +661,19 @@ class GovernanceLedger(Application[UUID]):
         }
         fr.update({k: v for k, v in fields.items() if v is not None and v != ""})
         return fr
+
+
+def _detached(error: LedgerError) -> LedgerError:
+    """
+    ``error`` without its traceback and chained exceptions, to be kept in a result.
+
+    Their frames reference the batch being judged (and, through it, ``error`` again): a
+    cycle that only the garbage collector frees, holding a whole batch until it runs.
+    """
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
 
 
 def _bounded(text: str) -> str:
