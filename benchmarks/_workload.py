@@ -81,7 +81,9 @@ class _Gen:
         moment = _T0 + timedelta(milliseconds=37 * self.clock)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def fr(self, event_type: str, base: dict[str, Any], actor: str, **fields: Any) -> dict[str, Any]:
+    def fr(
+        self, event_type: str, base: dict[str, Any], actor: str, **fields: Any
+    ) -> dict[str, Any]:
         out = {
             "type": event_type,
             "event_id": self.uuid(),
@@ -193,7 +195,9 @@ class _Gen:
         if kind == "not_json":
             return kind, b'{"type": "gov_decision_created", "event_id": '
         if kind == "unknown_event_type":
-            ev["type"] = rng.choice(["FR-EVT-GOV-SELF-APPROVED", "governance_decision", "FR-EVT-001"])
+            ev["type"] = rng.choice(
+                ["FR-EVT-GOV-SELF-APPROVED", "governance_decision", "FR-EVT-001"]
+            )
         elif kind == "invalid_schema:confidence":
             ev = {**created, "event_id": self.uuid(), "decision_id": f"dec-{self.uuid()}",
                   "confidence": rng.choice([1.7, -0.2, "0.9"])}

@@ -39,7 +39,7 @@ class GovStoredEvent(StoredEvent):
     event_id: str = ""
 
     @classmethod
-    def of(  # noqa: PLR0913 - the fields, by name
+    def of(
         cls, originator_id: UUID, originator_version: int, topic: str, state: bytes, event_id: str
     ) -> GovStoredEvent:
         """

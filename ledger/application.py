@@ -172,7 +172,9 @@ class GovernanceLedger(Application[UUID]):
             # 4. All accepted events in one transaction; acknowledged once it has committed.
             positions = iter(self._store(pending)) if pending else iter(())
             for event in pending:
-                event.fr.release()  # type: ignore[attr-defined] - stored: the bytes are in the store now
+                # Stored: the judged bytes are in the store now; cached decisions need not hold them.
+                if isinstance(event.fr, ValidatedFR):
+                    event.fr.release()
         except BaseException:
             # Judging works on the cached aggregates themselves (copying them costs more
             # than ingesting): whatever this batch applied to them is forgotten on failure.

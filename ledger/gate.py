@@ -190,9 +190,10 @@ class GateEvaluation(Aggregate):
         check_event_alone(fr)
         # What ``Aggregate._create`` does, without its per-call keyword machinery:
         # build the created event, start the aggregate from it, keep it pending.
-        created = ev.build(ev.DecisionCreated, aggregate_id(fr["decision_id"]), cls.INITIAL_VERSION, fr)
+        oid = aggregate_id(fr["decision_id"])
+        created = ev.build(ev.DecisionCreated, oid, cls.INITIAL_VERSION, fr)
         aggregate = cls.__new__(cls)
-        aggregate.__base_init__(created.originator_id, created.originator_version, created.timestamp)
+        aggregate.__base_init__(oid, created.originator_version, created.timestamp)
         created.apply(aggregate)
         aggregate._pending_events.append(created)  # noqa: SLF001 - the library's own list
         return aggregate

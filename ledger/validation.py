@@ -45,7 +45,7 @@ class ValidatedFR(dict[str, Any]):
     __slots__ = ("canonical",)
     canonical: bytes
 
-    def __new__(cls, data: dict[str, Any], token: object) -> ValidatedFR:  # noqa: PYI034
+    def __new__(cls, _data: dict[str, Any], token: object) -> ValidatedFR:  # noqa: PYI034
         if token is not _TOKEN:
             msg = "a ValidatedFR is made by ledger.validation.normalise only"
             raise TypeError(msg)

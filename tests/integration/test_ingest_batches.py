@@ -126,7 +126,7 @@ def test_a_line_that_is_not_json_mid_batch_is_refused_alone(ledger):
     it in the same batch are still judged and stored.
     """
     events = auto_approved("dec-json")
-    raw = [orjson.dumps(events[0]), b'{"type": ', orjson.dumps(events[1]), orjson.dumps(events[2])]
+    raw = [orjson.dumps(events[0]), b'{"type": ', *map(orjson.dumps, events[1:])]
     results = list(ingest_lines(ledger, raw, batch_size=10))
 
     assert [(r.line, r.status, r.code) for r in results] == [
