@@ -163,6 +163,8 @@ class GovernanceLedger(Application[UUID]):
         seen: dict[str, bytes] = {}
         for entry in judged:
             if isinstance(entry, LedgerError):
+                if atomic:
+                    raise entry
                 results.append(AppendResult(entry.event_id, REJECTED, entry))
                 continue
             fr, fingerprint = entry
@@ -179,6 +181,8 @@ class GovernanceLedger(Application[UUID]):
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
+                if atomic:
+                    raise
                 status = DUPLICATE if exc.identical else REJECTED
                 results.append(AppendResult(fr["event_id"], status, exc))
                 continue
