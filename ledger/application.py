@@ -109,7 +109,7 @@ class GovernanceLedger(Application[UUID]):
         self._cache: OrderedDict[UUID, GateEvaluation] = OrderedDict()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # LedgerConfig is the only reader of the process environment: do not merge os.environ.
+        # LedgerConfig is the only reader of the process environment: never merge it in here.
         return Environment(name, dict(env or {}))
 
     # --- ingestion -----------------------------------------------------------------
