@@ -241,18 +241,22 @@ class GovernanceLedger(Application[UUID]):
                 f"could not read the event store {self.config.store_label}: {exc}", rule="store"
             ) from None
 
-    def _load(self, oids: set[UUID]) -> dict[UUID, GateEvaluation]:
+    def _load(self, oids: set[UUID], *, cached: bool = True) -> dict[UUID, GateEvaluation]:
         """
         Current aggregates for ``oids`` (absent ones are new decisions), cache first.
+
+        The cache only speeds up writes: a stale entry (another process appended) makes the
+        insert collide on (aggregate, version), and the batch is judged again from the store.
+        Reads for callers pass ``cached=False``.
         """
         found: dict[UUID, GateEvaluation] = {}
         missing: list[UUID] = []
         for oid in oids:
-            cached = self._cache.get(oid)
-            if cached is None:
+            cached_agg = self._cache.get(oid) if cached else None
+            if cached_agg is None:
                 missing.append(oid)
             else:
-                found[oid] = cached
+                found[oid] = cached_agg
         if missing:
             try:
                 stored = self.recorder.select_events_many(missing)  # type: ignore[attr-defined]
@@ -275,7 +279,8 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
-        return self._load({aggregate_id(decision_id)}).get(aggregate_id(decision_id))
+        oid = aggregate_id(decision_id)
+        return self._load({oid}, cached=False).get(oid)
 
     def decision(self, decision_id: str) -> DecisionRecord | None:
         """
