@@ -150,6 +150,8 @@ def test_usage_errors_exit_2(capsys):
     """
     assert main(["no-such-command"]) == 2
     assert main(["ingest", "--batch-size", "0", "-"]) == 2
+    assert main(["validate", "/no/such/file.jsonl"]) == 2
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_demo_records_every_gate_level_and_refusal(store, capsys):
