@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ledger.errors import LedgerError
 from ledger.events import canonical_bytes
 from ledger.gate import check_event_alone
-from ledger.ingest import ingest_lines
+from ledger.ingest import ingest_lines, validate_lines
 from ledger.validation import normalise
 from tests.strategies import mutated_events, valid_events
 
@@ -256,3 +256,18 @@ def _jsonable(value):
     except TypeError:
         return False
     return True
+
+
+@SETTINGS
+@given(e=st.one_of(valid_events(), mutated_events()))
+def test_ingest_refuses_what_validate_refuses_with_the_same_code(ledger, e):
+    """
+    validate's per-event checks are a subset of ingest's, and name the same code.
+    """
+    if isinstance(e.get("event_id"), str):  # a fresh id, so examples never collide
+        e["event_id"] = str(uuid.uuid4())
+    line = orjson.dumps(e) if _jsonable(e) else b"{"
+    judged = next(validate_lines([line]))
+    ingested = run(ledger, line)[0]
+    if judged.status == "rejected":
+        assert (ingested.status, ingested.code) == ("rejected", judged.code)
