@@ -261,8 +261,8 @@ def sealing(ledger: GovernanceLedger, config: LedgerConfig, results: Iterable[An
         key = load_signing_key(config)
     except CheckpointError as exc:
         # Before anything is stored: a misconfigured key must not silently leave a run unsealed.
-        msg = f"govledger ingest: the signing key is unusable: {exc}"
-        raise SystemExit(msg) from None
+        print(f"govledger ingest: the signing key is unusable: {exc}", file=sys.stderr)
+        raise SystemExit(_EXIT_USAGE) from None
     if key is None:
         if not config.is_memory:
             print(

@@ -1,7 +1,4 @@
-"""Shared input generators and Hypothesis strategies.
-
-Each block is a separate set of functions so that several authors can add to this file.
-"""
+"""Hypothesis strategies for FR-EVT-GOV events (valid ones, and mutations of them)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,100 @@ import uuid
 from typing import Any
 
 import orjson
+
 from hypothesis import strategies as st
+
+from ledger.events import EVENT_TYPES
+
+EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
+LEVELS = ["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED", "ASSISTED", "SUPERVISED"]
+GATES = ["SpecApproval", "RefinementSign", "ScopeChange", "CloudEscalation", "PolicyViolation"]
+
+_text_id = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40
+)
+event_ids = st.uuids().filter(lambda u: u.int != 0).map(str)
+timestamps = st.datetimes(
+    min_value=__import__("datetime").datetime(2000, 1, 1),
+    max_value=__import__("datetime").datetime(2099, 12, 31),
+    timezones=st.just(__import__("datetime").UTC),
+).map(lambda d: d.isoformat().replace("+00:00", "Z"))
+
+
+@st.composite
+def valid_events(draw: st.DrawFn, event_type: str | None = None) -> dict[str, Any]:
+    """
+    Any event the schemas accept (all optional fields drawn independently).
+    """
+    event: dict[str, Any] = {
+        "type": event_type or draw(st.sampled_from(EVENT_TYPE_NAMES)),
+        "event_id": draw(event_ids),
+        "timestamp": draw(timestamps),
+        "actor": draw(st.sampled_from(["human", "agent", "system"])),
+        "decision_id": draw(_text_id),
+        "gate_type": draw(st.one_of(st.sampled_from(GATES), _text_id)),
+        "target_ref": draw(st.from_regex(r"\A(WP|MT|artifact)-[A-Za-z0-9/._-]{1,30}\Z")),
+        "automation_level": draw(st.sampled_from(LEVELS)),
+    }
+    optional = {
+        "decision": st.sampled_from(["approve", "reject", "defer"]),
+        "confidence": st.floats(min_value=0, max_value=1, allow_nan=False),
+        "rationale": st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200
+        ),
+        "evidence_refs": st.lists(st.from_regex(r"\Aartifact://[a-z0-9/._-]{1,30}\Z"), max_size=5),
+        "wp_id": _text_id,
+        "mt_id": _text_id,
+        "user_id": _text_id,
+        "job_id": _text_id,
+        "model_id": _text_id,
+        "wsids": st.lists(_text_id, max_size=3),
+        "activity_span_id": _text_id,
+        "session_span_id": _text_id,
+        "capability_id": _text_id,
+        "policy_decision_id": _text_id,
+    }
+    for key, strategy in optional.items():
+        if draw(st.booleans()):
+            event[key] = draw(strategy)
+    return event
+
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
+json_values = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
+    """
+    A valid event with one field dropped, replaced by arbitrary JSON, or one key added.
+    """
+    event = draw(valid_events())
+    action = draw(st.sampled_from(["drop", "replace", "add"]))
+    if action == "drop":
+        event.pop(draw(st.sampled_from(sorted(event))))
+    elif action == "replace":
+        event[draw(st.sampled_from(sorted(event)))] = draw(json_values)
+    else:
+        event[draw(st.text(min_size=1, max_size=12))] = draw(json_values)
+    return event
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
 
 # --- valid event streams (tamper evidence, fault tolerance) ------------------------------------
 
@@ -82,7 +172,7 @@ _FIELDS = [
     "wp_id", "mt_id", "job_id", "user_id", "wsids", "activity_span_id",
 ]
 
-json_scalars = st.one_of(
+_fuzz_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**64),
@@ -90,9 +180,9 @@ json_scalars = st.one_of(
     st.text(max_size=40),
 )
 
-#: Arbitrary JSON values, nested.
-json_values = st.recursive(
-    json_scalars,
+#: Arbitrary JSON values, nested (integers past int64, longer text than ``json_values``).
+fuzz_json_values = st.recursive(
+    _fuzz_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
     ),
@@ -101,7 +191,7 @@ json_values = st.recursive(
 
 #: Values of every JSON type and a few pathological shapes, to put in any field.
 wrong_values = st.one_of(
-    json_values,
+    fuzz_json_values,
     st.sampled_from(["", " ", "\x00", "\ud800x", "approve\n", "HYBRID ", "NaN", "1e999"]),
     st.integers(min_value=0, max_value=5).map(lambda n: "x" * (10 ** n)),
     st.integers(min_value=1, max_value=3000).map(lambda d: _nested(d)),
@@ -116,7 +206,7 @@ def _nested(depth: int) -> Any:
 
 
 @st.composite
-def mutated_events(draw: st.DrawFn) -> bytes:
+def mutated_event_lines(draw: st.DrawFn) -> bytes:
     """
     A valid event with some fields removed, replaced by wrong values, or added.
     """
@@ -161,7 +251,7 @@ def raw_lines(draw: st.DrawFn) -> bytes:
         junk = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\\ud800"]))
         return line[:at] + junk + line[at:]
     if kind == 5:
-        return orjson.dumps(draw(json_values))
+        return orjson.dumps(draw(fuzz_json_values))
     size = draw(st.sampled_from([10_000, 100_000, 1_100_000]))
     return b'{"type":"gov_decision_created","rationale":"' + b"a" * size + b'"}'
 
@@ -169,6 +259,6 @@ def raw_lines(draw: st.DrawFn) -> bytes:
 #: One input line of any kind: valid, mutated, or raw garbage.
 hostile_lines = st.one_of(
     st.integers(min_value=0, max_value=10**6).map(lambda s: valid_event_lines(1, s)[0]),
-    mutated_events(),
+    mutated_event_lines(),
     raw_lines(),
 )
