@@ -168,6 +168,7 @@ class VerifyReport:
                 "unsealed": max(self.events - self.sealed, 0),
                 "external_checkpoint_size": self.external,
                 "problem": None if first is None else first.what,
+                "problems": [p.what for p in self.problems],
                 "leaf": None if first is None else first.leaf,
                 "position": None if first is None else first.position,
                 "exact": None if first is None else first.exact,
@@ -195,7 +196,11 @@ class _Verifier:
             return self.recorded_rows[index].position
         if index < len(self.positions):
             return self.positions[index]
-        return None
+        known = self.recorded_rows[-1].position if self.recorded_rows else (
+            self.positions[-1] if self.positions else 0
+        )
+        # Past everything the store still has: positions are consecutive when nothing is lost.
+        return known + index + 1 - max(len(self.recorded_rows), len(self.positions))
 
     def agrees(self, tree: MerkleTree, size: int, root: bytes) -> bool:
         return tree.size >= size and tree.root(size) == root
@@ -221,6 +226,15 @@ class _Verifier:
                         index + 1,
                         self.position(index),
                     )
+        if self.computed.size < size:
+            index = self.computed.size
+            return Problem(
+                f"{what}: the store ends after {index} events but the checkpoint covers {size}; "
+                "the events from this position on are missing",
+                index + 1,
+                self.position(index),
+                exact=False,
+            )
         index = min(floor, self.computed.size)
         return Problem(
             f"{what}: the store's events do not hash to the signed root; the first difference "
@@ -242,46 +256,44 @@ def verify(
     check = _Verifier(list(ledger.stored_events(limit=10_000)), store.leaves())
     report = VerifyReport(events=check.computed.size, checkpoints=len(rows))
 
+    # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
+    # and each an append-only extension of the one before (a fork is a signed lie).
     trusted: list[_Trusted] = []
     for expected_seq, row in enumerate(rows, start=1):
         floor = trusted[-1].size if trusted else 0
         what = f"checkpoint #{row.seq} (tree size {row.tree_size})"
+        problem = None
+        cp = None
         if row.seq != expected_seq:
-            report.problems.append(
-                Problem(f"checkpoint #{expected_seq} is missing from the store", floor + 1,
-                        check.position(floor), exact=False)
+            problem = f"checkpoint #{expected_seq} is missing from the store"
+        else:
+            try:
+                cp = open_note(row.note, key)
+            except CheckpointError as exc:
+                problem = f"{what}: {exc}; nothing after the previous trusted checkpoint is proven"
+        if cp is not None and (cp.tree_size, cp.root_hash) != (row.tree_size, row.root_hash):
+            problem = f"{what}: its columns disagree with its signed note"
+        if cp is not None and problem is None and trusted and not _consistent(check, trusted[-1], cp):
+            problem = (
+                f"{what} is not an append-only extension of checkpoint #{trusted[-1].seq}: "
+                "history up to that checkpoint was rewritten and re-signed"
             )
-            break
-        try:
-            cp = open_note(row.note, key)
-        except CheckpointError as exc:
-            report.problems.append(
-                Problem(f"{what}: {exc}; nothing after the previous trusted checkpoint is "
-                        "proven", floor + 1, check.position(floor), exact=False)
-            )
-            break
-        if (cp.tree_size, cp.root_hash) != (row.tree_size, row.root_hash):
-            report.problems.append(
-                Problem(f"{what}: its columns disagree with its signed note", floor + 1,
-                        check.position(floor), exact=False)
-            )
-            break
-        if trusted and not _consistent(check, trusted[-1], cp):
-            report.problems.append(
-                Problem(
-                    f"{what} is not an append-only extension of checkpoint #{trusted[-1].seq}: "
-                    "history up to that checkpoint was rewritten and re-signed",
-                    1,
-                    check.position(0),
-                    exact=False,
-                )
-            )
-            break
-        if not check.agrees(check.computed, cp.tree_size, cp.root_hash):
-            report.problems.append(check.locate(cp.tree_size, cp.root_hash, floor, what))
+            floor = 0
+        if problem is not None or cp is None:
+            report.problems.append(Problem(problem or what, floor + 1, check.position(floor),
+                                           exact=False))
             break
         trusted.append(_Trusted(row.seq, cp.tree_size, cp.root_hash))
-    report.sealed = trusted[-1].size if trusted else 0
+
+    # Pass 2, the events: they must hash to every trusted checkpoint's root.
+    floor = 0
+    for t in trusted:
+        if not check.agrees(check.computed, t.size, t.root):
+            what = f"checkpoint #{t.seq} (tree size {t.size})"
+            report.problems.append(check.locate(t.size, t.root, floor, what))
+            break
+        floor = t.size
+        report.sealed = t.size
 
     if external is not None:
         try:
@@ -291,9 +303,10 @@ def verify(
             return report
         report.external = cp.tree_size
         if not check.agrees(check.computed, cp.tree_size, cp.root_hash):
-            floor = max((t.size for t in trusted if t.size <= cp.tree_size), default=0)
+            # No floor from the store's own checkpoints: a key holder who rewrote history
+            # signed those too, and the auditor's copy is what catches that.
             report.problems.append(
-                check.locate(cp.tree_size, cp.root_hash, floor,
+                check.locate(cp.tree_size, cp.root_hash, 0,
                              f"the auditor's checkpoint (tree size {cp.tree_size})")
             )
     return report

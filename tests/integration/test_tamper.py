@@ -61,6 +61,19 @@ def _rows(con: sqlite3.Connection) -> list[tuple]:
     ).fetchall()
 
 
+def _edited(state: bytes) -> bytes:
+    fr = orjson.loads(state)
+    fr["target_ref"] += "-edited"
+    return orjson.dumps(fr, option=orjson.OPT_SORT_KEYS)
+
+
+def _edit(db: Path, rowid: int) -> bytes:
+    with sqlite3.connect(db) as con:
+        state = con.execute("SELECT state FROM stored_events WHERE rowid = ?", [rowid]).fetchone()[0]
+        con.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", [_edited(state), rowid])
+    return _edited(state)
+
+
 def _rewrite(db: Path, rows: list[tuple]) -> None:
     # What an attacker does to reorder or insert: rewrite the table with fresh rowids.
     with sqlite3.connect(db) as con:
@@ -81,15 +94,8 @@ def test_an_untampered_store_with_several_checkpoints_verifies(sealed, capsys):
 
 
 def test_editing_one_events_json_is_caught_at_its_position(sealed, capsys):
-    """Issue 5: changing one stored event (an auto-approval turned into a reject) is named."""
-    with sqlite3.connect(sealed) as con:
-        state = con.execute("SELECT state FROM stored_events WHERE rowid = 137").fetchone()[0]
-        fr = orjson.loads(state)
-        fr["target_ref"] = fr["target_ref"] + "-edited"
-        con.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = 137",
-            [orjson.dumps(fr, option=orjson.OPT_SORT_KEYS)],
-        )
+    """Issue 5: changing one stored event (its target moved) is named."""
+    _edit(sealed, 137)
     status, report, err = _verify(sealed, capsys)
     assert status == 1
     assert (report["ok"], report["position"], report["leaf"], report["exact"]) == (
@@ -143,12 +149,8 @@ def test_truncating_the_tail_is_caught_at_the_first_missing_position(sealed, cap
 
 def test_resigning_a_rewritten_store_with_another_key_is_caught(sealed, capsys, tmp_path):
     """Issue 5: an attacker who rewrites history and re-seals it with their own key is caught."""
+    _edit(sealed, 250)
     with sqlite3.connect(sealed) as con:
-        state = con.execute("SELECT state FROM stored_events WHERE rowid = 250").fetchone()[0]
-        con.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = 250",
-            [state.replace(b'"approve"', b'"reject"')],
-        )
         con.execute("DELETE FROM govledger_checkpoints")
         con.execute("DELETE FROM govledger_leaves")
     with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
@@ -163,10 +165,8 @@ def test_resigning_a_rewritten_store_with_another_key_is_caught(sealed, capsys, 
 
 def test_rewriting_the_event_and_its_sealed_leaf_hash_is_still_caught(sealed, capsys):
     """Issue 5: altering the recorded leaf hashes too only makes the position less exact."""
+    edited = _edit(sealed, 320)
     with sqlite3.connect(sealed) as con:
-        state = con.execute("SELECT state FROM stored_events WHERE rowid = 320").fetchone()[0]
-        edited = state.replace(b'"approve"', b'"reject"')
-        con.execute("UPDATE stored_events SET state = ? WHERE rowid = 320", [edited])
         con.execute(
             "UPDATE govledger_leaves SET leaf_hash = ? WHERE leaf_index = 319", [leaf_hash(edited)]
         )
@@ -212,15 +212,6 @@ def test_an_auditors_checkpoint_from_another_key_is_refused(sealed, capsys, tmp_
     status, report, _ = _verify(sealed, capsys, "--checkpoint", str(forged))
     assert status == 1
     assert "not signed by the trusted key" in report["problem"]
-
-
-def _edit(db: Path, rowid: int) -> None:
-    with sqlite3.connect(db) as con:
-        state = con.execute("SELECT state FROM stored_events WHERE rowid = ?", [rowid]).fetchone()[0]
-        con.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?",
-            [state.replace(b'"approve"', b'"reject"'), rowid],
-        )
 
 
 def test_a_fork_signed_with_the_real_key_is_not_consistent_with_the_earlier_checkpoint(
