@@ -151,7 +151,7 @@ def valid_decision(index: int, rng: random.Random) -> list[dict[str, Any]]:
     ]
 
 
-def valid_event_lines(events: int, seed: int = 0) -> list[bytes]:
+def valid_event_lines(events: int, seed: int | str = 0) -> list[bytes]:
     """
     At least ``events`` valid JSON Lines, whole decisions in order, reproducible from ``seed``.
     """
@@ -220,11 +220,21 @@ def mutated_event_lines(draw: st.DrawFn) -> bytes:
             event.pop(name, None)
         else:
             event[name if action == "replace" else draw(st.text(max_size=10))] = draw(wrong_values)
+    return _dumps(event)
+
+
+def _dumps(value: Any) -> bytes:
     try:
-        return orjson.dumps(event)
+        return orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
-        # Deeper than orjson writes, or a lone surrogate: hand-build the text instead.
-        return b'{"type":"gov_decision_created","rationale":' + b"[" * 600 + b"]" * 600 + b"}"
+        # Integers past 64 bits, lone surrogates, nesting deeper than orjson writes: the
+        # standard library writes all of them, and they make good hostile input.
+        import json  # noqa: PLC0415
+
+        try:
+            return json.dumps(value).encode("utf-8", "surrogatepass")
+        except RecursionError:
+            return b'{"type":"gov_decision_created","rationale":' + b"[" * 600 + b"]" * 600 + b"}"
 
 
 @st.composite
@@ -251,7 +261,7 @@ def raw_lines(draw: st.DrawFn) -> bytes:
         junk = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\\ud800"]))
         return line[:at] + junk + line[at:]
     if kind == 5:
-        return orjson.dumps(draw(fuzz_json_values))
+        return _dumps(draw(fuzz_json_values))
     size = draw(st.sampled_from([10_000, 100_000, 1_100_000]))
     return b'{"type":"gov_decision_created","rationale":"' + b"a" * size + b'"}'
 
