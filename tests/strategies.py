@@ -272,3 +272,43 @@ hostile_lines = st.one_of(
     mutated_event_lines(),
     raw_lines(),
 )
+
+
+_TOKENS = [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"null", b"true", b"[]", b"{}",
+           b'"x"', b"18446744073709551616", b'"\\ud800"', b"-0.0", b'""']
+
+
+def byte_mutations(seed: int, count: int) -> list[bytes]:
+    """
+    ``count`` classic fuzzer mutations (bit flips, splices, deletions, token swaps) of valid lines.
+
+    Cheap and deterministic in ``seed``, so a Hypothesis example can carry many of them.
+    """
+    rng = random.Random(seed)
+    base = valid_event_lines(count, seed=f"mutate-{seed}")
+    out: list[bytes] = []
+    for line in base[:count]:
+        data = bytearray(line)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.randrange(6)
+            at = rng.randrange(len(data) + 1)
+            if op == 0 and data:
+                data[min(at, len(data) - 1)] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            elif op == 2:
+                del data[at : at + rng.randint(1, 16)]
+            elif op == 3:
+                # Replace a JSON value (after a colon) with a hostile token.
+                colon = data.find(b":", at)
+                if colon != -1:
+                    end = min((i for i in (data.find(b",", colon), data.find(b"}", colon))
+                               if i != -1), default=len(data))
+                    data[colon + 1 : end] = rng.choice(_TOKENS)
+            elif op == 4:
+                chunk = data[at : at + rng.randint(1, 40)]
+                data[at:at] = chunk * rng.randint(1, 50)
+            else:
+                data = data.replace(b'"', b"'", 1) if rng.random() < 0.5 else data.upper()
+        out.append(bytes(data).replace(b"\n", b" "))
+    return out
