@@ -230,8 +230,10 @@ class Checkpoint:
             msg = "a checkpoint is origin, tree size and root hash on non-empty lines"
             raise CheckpointError(msg)
         origin, size_text, root_text, *extensions = lines[:-1]
-        if not size_text.isascii() or not size_text.isdigit() or (
-            size_text != "0" and size_text.startswith("0")
+        if (
+            not size_text.isascii()
+            or not size_text.isdigit()
+            or (size_text != "0" and size_text.startswith("0"))
         ):
             msg = "the tree size is not a decimal number without leading zeroes"
             raise CheckpointError(msg)

@@ -84,7 +84,9 @@ class CheckpointStore:
         else:  # SQLite
             self._checkpoints, self._leaves = CHECKPOINTS, LEAVES
             self._p, self._bytes = "?", "BLOB"
-            self._exists_sql = "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type='table' AND name=?"
+            self._exists_sql = (
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type='table' AND name=?"
+            )
             self._exists_arg = CHECKPOINTS
 
     @classmethod
@@ -166,9 +168,7 @@ class CheckpointStore:
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
             c.execute(sql)
-            return [
-                LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())
-            ]
+            return [LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())]
 
     def append(self, row: CheckpointRow, leaves: Sequence[LeafRow]) -> None:
         """

@@ -37,7 +37,9 @@ def register(sub: Any) -> None:
     """
     p = sub.add_parser("keygen", help="write an Ed25519 signing key for checkpoints")
     p.add_argument("--name", help="key name and checkpoint origin (default: govledger/<store>)")
-    p.add_argument("--out", help="private key file (default: $GOVLEDGER_SIGNING_KEY or <store>.key)")
+    p.add_argument(
+        "--out", help="private key file (default: $GOVLEDGER_SIGNING_KEY or <store>.key)"
+    )
     p.add_argument("--force", action="store_true", help="replace an existing key file")
     p.set_defaults(handler=_keygen)
 
@@ -164,8 +166,9 @@ def _seal(args: argparse.Namespace, config: LedgerConfig) -> int:
     except CheckpointError as exc:
         return _fail(f"seal: {exc}", _EXIT_USAGE)
     if key is None:
-        return _fail("seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)",
-                     _EXIT_USAGE)
+        return _fail(
+            "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)", _EXIT_USAGE
+        )
     from ledger._checkpoint_store import CheckpointStore  # noqa: PLC0415
 
     with GovernanceLedger(config) as ledger:
@@ -176,8 +179,10 @@ def _seal(args: argparse.Namespace, config: LedgerConfig) -> int:
         latest = CheckpointStore.of(ledger).latest()
     assert latest is not None  # noqa: S101 - seal always leaves one
     if written:
-        print(f"govledger seal: checkpoint #{latest.seq}, tree size {latest.tree_size}",
-              file=sys.stderr)
+        print(
+            f"govledger seal: checkpoint #{latest.seq}, tree size {latest.tree_size}",
+            file=sys.stderr,
+        )
     else:
         print(f"govledger seal: nothing new since checkpoint #{latest.seq}", file=sys.stderr)
     sys.stdout.write(latest.note)
@@ -200,9 +205,14 @@ def _verify(args: argparse.Namespace, config: LedgerConfig) -> int:
     if report.ok:
         return 0
     first = report.problems[0]
-    where = "" if first.position is None else (
-        f" at store position {first.position}" if first.exact
-        else f" at or after store position {first.position}"
+    where = (
+        ""
+        if first.position is None
+        else (
+            f" at store position {first.position}"
+            if first.exact
+            else f" at or after store position {first.position}"
+        )
     )
     return _fail(f"verify: the store of {config.store_label} disagrees{where}: {first.what}")
 
@@ -250,7 +260,9 @@ def _verify_proof(args: argparse.Namespace, _config: LedgerConfig) -> int:
 # --- ingest's auto-seal ----------------------------------------------------------------------
 
 
-def sealing(ledger: GovernanceLedger, config: LedgerConfig, results: Iterable[Any]) -> Iterator[Any]:
+def sealing(
+    ledger: GovernanceLedger, config: LedgerConfig, results: Iterable[Any]
+) -> Iterator[Any]:
     """
     Pass ingest results through; seal every ``seal_every`` accepted events and at the end.
 
@@ -273,11 +285,16 @@ def sealing(ledger: GovernanceLedger, config: LedgerConfig, results: Iterable[An
         yield from results
         return
     since = 0
-    for result in results:
-        yield result
-        if result.status == ACCEPTED:
-            since += 1
-            if config.seal_every and since >= config.seal_every:
-                seal(ledger, key)
-                since = 0
-    seal(ledger, key)
+    try:
+        for result in results:
+            yield result
+            if result.status == ACCEPTED:
+                since += 1
+                if config.seal_every and since >= config.seal_every:
+                    seal(ledger, key)
+                    since = 0
+        seal(ledger, key)
+    except SealError as exc:
+        # The events are stored and were acknowledged; only the checkpoint is missing.
+        print(f"govledger ingest: the store was not sealed: {exc}", file=sys.stderr)
+        raise SystemExit(_EXIT_FAILED) from None

@@ -51,7 +51,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class SealError(Exception):
+class SealError(RuntimeError):
     """
     The store cannot be sealed honestly (its last checkpoint does not match its own tree edge).
     """
@@ -66,15 +66,20 @@ def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
     store = CheckpointStore.of(ledger)
     store.create_tables()
     written: list[CheckpointRow] = []
-    for attempt in range(_RETRIES):
+    collisions = 0
+    while True:
         try:
-            while (row := _seal_once(ledger, store, key)) is not None:
-                written.append(row)
-            return written
+            row = _seal_once(ledger, store, key)
         except StaleSealError:
-            if attempt == _RETRIES - 1:
-                raise
-    return written  # pragma: no cover
+            # Another process sealed the same events first: start again from its checkpoint.
+            collisions += 1
+            if collisions >= _RETRIES:
+                msg = "other processes kept sealing at the same time; try again"
+                raise SealError(msg) from None
+            continue
+        if row is None:
+            return written
+        written.append(row)
 
 
 def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> CheckpointRow | None:
@@ -84,7 +89,8 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
     else:
         frontier = Frontier.from_bytes(last.tree_size, last.frontier)
         if frontier.root() != last.root_hash:
-            # C2SP tlog-checkpoint: a log MUST NOT sign a checkpoint inconsistent with one it signed.
+            # C2SP tlog-checkpoint: a log MUST NOT sign a checkpoint inconsistent with an
+            # earlier one.
             msg = (
                 f"checkpoint #{last.seq}'s stored tree edge does not match its root: the "
                 "checkpoint table was altered; run govledger verify"
@@ -196,8 +202,10 @@ class _Verifier:
             return self.recorded_rows[index].position
         if index < len(self.positions):
             return self.positions[index]
-        known = self.recorded_rows[-1].position if self.recorded_rows else (
-            self.positions[-1] if self.positions else 0
+        known = (
+            self.recorded_rows[-1].position
+            if self.recorded_rows
+            else (self.positions[-1] if self.positions else 0)
         )
         # Past everything the store still has: positions are consecutive when nothing is lost.
         return known + index + 1 - max(len(self.recorded_rows), len(self.positions))
@@ -245,7 +253,7 @@ class _Verifier:
         )
 
 
-def verify(
+def verify(  # noqa: C901 - one pass over the checkpoints, one over the events
     ledger: Any, key: VerifierKey, external: str | None = None
 ) -> VerifyReport:
     """
@@ -273,15 +281,21 @@ def verify(
                 problem = f"{what}: {exc}; nothing after the previous trusted checkpoint is proven"
         if cp is not None and (cp.tree_size, cp.root_hash) != (row.tree_size, row.root_hash):
             problem = f"{what}: its columns disagree with its signed note"
-        if cp is not None and problem is None and trusted and not _consistent(check, trusted[-1], cp):
+        if (
+            cp is not None
+            and problem is None
+            and trusted
+            and not _consistent(check, trusted[-1], cp)
+        ):
             problem = (
                 f"{what} is not an append-only extension of checkpoint #{trusted[-1].seq}: "
                 "history up to that checkpoint was rewritten and re-signed"
             )
             floor = 0
         if problem is not None or cp is None:
-            report.problems.append(Problem(problem or what, floor + 1, check.position(floor),
-                                           exact=False))
+            report.problems.append(
+                Problem(problem or what, floor + 1, check.position(floor), exact=False)
+            )
             break
         trusted.append(_Trusted(row.seq, cp.tree_size, cp.root_hash))
 
@@ -306,8 +320,12 @@ def verify(
             # No floor from the store's own checkpoints: a key holder who rewrote history
             # signed those too, and the auditor's copy is what catches that.
             report.problems.append(
-                check.locate(cp.tree_size, cp.root_hash, 0,
-                             f"the auditor's checkpoint (tree size {cp.tree_size})")
+                check.locate(
+                    cp.tree_size,
+                    cp.root_hash,
+                    0,
+                    f"the auditor's checkpoint (tree size {cp.tree_size})",
+                )
             )
     return report
 
@@ -368,8 +386,12 @@ def prove(ledger: Any, key: VerifierKey, decision_id: str) -> dict[str, Any]:
                 ],
             }
         )
-    return {"format": PROOF_FORMAT, "decision_id": decision_id, "checkpoint": row.note,
-            "proofs": proofs}
+    return {
+        "format": PROOF_FORMAT,
+        "decision_id": decision_id,
+        "checkpoint": row.note,
+        "proofs": proofs,
+    }
 
 
 def _by_event_id(history: Sequence[Any]) -> Iterator[tuple[str, Any]]:
@@ -377,9 +399,7 @@ def _by_event_id(history: Sequence[Any]) -> Iterator[tuple[str, Any]]:
         yield fr["event_id"], fr
 
 
-def check_proof(
-    proof: Any, key: VerifierKey, events: Sequence[bytes] | None = None
-) -> list[str]:
+def check_proof(proof: Any, key: VerifierKey, events: Sequence[bytes] | None = None) -> list[str]:
     """
     Check a ``prove`` document; return the problems found (empty: it proves what it claims).
 

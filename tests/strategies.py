@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import orjson
-
 from hypothesis import strategies as st
 
 from ledger.events import EVENT_TYPES
@@ -108,7 +107,9 @@ _GATES = ["SpecApproval", "RefinementSign"]
 
 
 def _stamp(i: int) -> str:
-    return f"2026-03-{1 + i // 86400 % 28:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+    return (
+        f"2026-03-{1 + i // 86400 % 28:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+    )
 
 
 def valid_decision(index: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -135,9 +136,15 @@ def valid_decision(index: int, rng: random.Random) -> list[dict[str, Any]]:
     if rng.random() < 0.7:
         base["automation_level"] = "AUTONOMOUS"
         return [
-            event("gov_decision_created", "agent", decision="approve", confidence=0.97,
-                  rationale="checks passed", evidence_refs=[f"artifact://{index}/report.md"],
-                  model_id="local/model-a"),
+            event(
+                "gov_decision_created",
+                "agent",
+                decision="approve",
+                confidence=0.97,
+                rationale="checks passed",
+                evidence_refs=[f"artifact://{index}/report.md"],
+                model_id="local/model-a",
+            ),
             event("gov_auto_signature_created", "agent", model_id="local/model-a"),
             event("gov_decision_applied", "system", decision="approve"),
         ]
@@ -155,7 +162,7 @@ def valid_event_lines(events: int, seed: int | str = 0) -> list[bytes]:
     """
     At least ``events`` valid JSON Lines, whole decisions in order, reproducible from ``seed``.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     lines: list[bytes] = []
     index = 0
     while len(lines) < events:
@@ -167,9 +174,25 @@ def valid_event_lines(events: int, seed: int | str = 0) -> list[bytes]:
 # --- hostile input (fuzzing) -------------------------------------------------------------------
 
 _FIELDS = [
-    "type", "event_id", "timestamp", "actor", "decision_id", "gate_type", "target_ref",
-    "automation_level", "decision", "confidence", "rationale", "evidence_refs", "model_id",
-    "wp_id", "mt_id", "job_id", "user_id", "wsids", "activity_span_id",
+    "type",
+    "event_id",
+    "timestamp",
+    "actor",
+    "decision_id",
+    "gate_type",
+    "target_ref",
+    "automation_level",
+    "decision",
+    "confidence",
+    "rationale",
+    "evidence_refs",
+    "model_id",
+    "wp_id",
+    "mt_id",
+    "job_id",
+    "user_id",
+    "wsids",
+    "activity_span_id",
 ]
 
 _fuzz_scalars = st.one_of(
@@ -189,14 +212,6 @@ fuzz_json_values = st.recursive(
     max_leaves=12,
 )
 
-#: Values of every JSON type and a few pathological shapes, to put in any field.
-wrong_values = st.one_of(
-    fuzz_json_values,
-    st.sampled_from(["", " ", "\x00", "\ud800x", "approve\n", "HYBRID ", "NaN", "1e999"]),
-    st.integers(min_value=0, max_value=5).map(lambda n: "x" * (10 ** n)),
-    st.integers(min_value=1, max_value=3000).map(lambda d: _nested(d)),
-)
-
 
 def _nested(depth: int) -> Any:
     value: Any = "deep"
@@ -205,12 +220,21 @@ def _nested(depth: int) -> Any:
     return value
 
 
+#: Values of every JSON type and a few pathological shapes, to put in any field.
+wrong_values = st.one_of(
+    fuzz_json_values,
+    st.sampled_from(["", " ", "\x00", "\ud800x", "approve\n", "HYBRID ", "NaN", "1e999"]),
+    st.integers(min_value=0, max_value=5).map(lambda n: "x" * (10**n)),
+    st.integers(min_value=1, max_value=3000).map(_nested),
+)
+
+
 @st.composite
 def mutated_event_lines(draw: st.DrawFn) -> bytes:
     """
     A valid event with some fields removed, replaced by wrong values, or added.
     """
-    rng = random.Random(draw(st.integers(min_value=0, max_value=2**32)))
+    rng = random.Random(draw(st.integers(min_value=0, max_value=2**32)))  # noqa: S311
     decision = valid_decision(draw(st.integers(min_value=0, max_value=10**6)), rng)
     event = dict(draw(st.sampled_from(decision)))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
@@ -229,7 +253,7 @@ def _dumps(value: Any) -> bytes:
     except (TypeError, orjson.JSONEncodeError):
         # Integers past 64 bits, lone surrogates, nesting deeper than orjson writes: the
         # standard library writes all of them, and they make good hostile input.
-        import json  # noqa: PLC0415
+        import json
 
         try:
             return json.dumps(value).encode("utf-8", "surrogatepass")
@@ -238,7 +262,7 @@ def _dumps(value: Any) -> bytes:
 
 
 @st.composite
-def raw_lines(draw: st.DrawFn) -> bytes:
+def raw_lines(draw: st.DrawFn) -> bytes:  # noqa: PLR0911 - one return per kind
     """
     Raw bytes: invalid UTF-8, truncated JSON, NaN/Infinity tokens, deep nesting, huge lines.
     """
@@ -274,8 +298,21 @@ hostile_lines = st.one_of(
 )
 
 
-_TOKENS = [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"null", b"true", b"[]", b"{}",
-           b'"x"', b"18446744073709551616", b'"\\ud800"', b"-0.0", b'""']
+_TOKENS = [
+    b"NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"1e999",
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b'"x"',
+    b"18446744073709551616",
+    b'"\\ud800"',
+    b"-0.0",
+    b'""',
+]
 
 
 def byte_mutations(seed: int, count: int) -> list[bytes]:
@@ -284,7 +321,7 @@ def byte_mutations(seed: int, count: int) -> list[bytes]:
 
     Cheap and deterministic in ``seed``, so a Hypothesis example can carry many of them.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     base = valid_event_lines(count, seed=f"mutate-{seed}")
     out: list[bytes] = []
     for line in base[:count]:
@@ -302,8 +339,10 @@ def byte_mutations(seed: int, count: int) -> list[bytes]:
                 # Replace a JSON value (after a colon) with a hostile token.
                 colon = data.find(b":", at)
                 if colon != -1:
-                    end = min((i for i in (data.find(b",", colon), data.find(b"}", colon))
-                               if i != -1), default=len(data))
+                    end = min(
+                        (i for i in (data.find(b",", colon), data.find(b"}", colon)) if i != -1),
+                        default=len(data),
+                    )
                     data[colon + 1 : end] = rng.choice(_TOKENS)
             elif op == 4:
                 chunk = data[at : at + rng.randint(1, 40)]

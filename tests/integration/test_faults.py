@@ -45,8 +45,16 @@ def _env(**extra: str) -> dict[str, str]:
 def _ingest(store: Path, source: Path, out: Path, env: dict[str, str], **popen) -> subprocess.Popen:
     with out.open("wb") as handle:  # the child keeps its own copy
         return subprocess.Popen(
-            [sys.executable, "-m", "ledger", "--store", str(store), "ingest", str(source),
-             "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "ledger",
+                "--store",
+                str(store),
+                "ingest",
+                str(source),
+                "--quiet",
+            ],
             cwd=ROOT,
             env=env,
             stdout=handle,
@@ -101,9 +109,10 @@ def test_sigkill_at_20_random_moments_loses_nothing_acknowledged(tmp_path):
     key_file = tmp_path / "signing.key"
     key_file.write_text(key.to_text())
     # Small seals and batches, so that kills also land inside a seal and between batches.
-    env = _env(GOVLEDGER_SIGNING_KEY=str(key_file), GOVLEDGER_SEAL_EVERY="2500",
-               GOVLEDGER_BATCH_SIZE="500")
-    rng = random.Random(20)
+    env = _env(
+        GOVLEDGER_SIGNING_KEY=str(key_file), GOVLEDGER_SEAL_EVERY="2500", GOVLEDGER_BATCH_SIZE="500"
+    )
+    rng = random.Random(20)  # noqa: S311 - reproducible kill times
     acknowledged: set[str] = set()
     stored: set[str] = set()
     seen: dict[bytes, str] = {}
@@ -193,7 +202,10 @@ def test_a_read_only_store_fails_with_exit_3_naming_it_and_acknowledges_nothing(
 
         sealing = subprocess.run(
             [sys.executable, "-m", "ledger", "--store", str(store), "seal"],
-            cwd=ROOT, env=env, capture_output=True, preexec_fn=_without_root_overrides,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            preexec_fn=_without_root_overrides,
             check=False,
         )
         assert sealing.returncode == EXIT_STORE, sealing.stderr
@@ -202,7 +214,10 @@ def test_a_read_only_store_fails_with_exit_3_naming_it_and_acknowledges_nothing(
         # Reading still works: an auditor can verify a store they may not write.
         checking = subprocess.run(
             [sys.executable, "-m", "ledger", "--store", str(store), "verify"],
-            cwd=ROOT, env=env, capture_output=True, preexec_fn=_without_root_overrides,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            preexec_fn=_without_root_overrides,
             check=False,
         )
         assert checking.returncode == 0, checking.stderr
@@ -243,4 +258,6 @@ def test_a_full_disk_fails_with_exit_3_and_acknowledges_only_what_was_stored(tmp
     accepted = {r["event_id"] for r in results if r["status"] == "accepted"}
     stored = _check_store(store, accepted, key)
     seeded = {orjson.loads(x)["event_id"] for x in valid_event_lines(300, seed=1)[:300]}
-    assert stored - seeded == accepted, "stored events beyond the seed are exactly the accepted ones"
+    assert stored - seeded == accepted, (
+        "stored events beyond the seed are exactly the accepted ones"
+    )

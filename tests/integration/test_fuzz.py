@@ -45,8 +45,11 @@ from tests.strategies import (
 HANG_SECONDS = 20
 _SETTINGS = {
     "deadline": None,  # hangs are caught by the alarm below; the deadline is flaky on shared CPUs
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                              HealthCheck.function_scoped_fixture],
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 }
 
 
@@ -127,9 +130,9 @@ def test_ingest_answers_every_line_and_stores_only_valid_events(batch):
 @given(batches())
 def test_the_cli_answers_every_line_with_one_json_result(tmp_path_factory, batch):
     """Issue 5: `govledger validate` and `ingest` print one JSON result per input line."""
-    import contextlib  # noqa: PLC0415
-    import io  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import contextlib
+    import io
+    import sys
 
     lines, _ = batch
     folder = tmp_path_factory.mktemp("cli")
@@ -138,8 +141,10 @@ def test_the_cli_answers_every_line_with_one_json_result(tmp_path_factory, batch
     for command in (["validate"], ["--store", str(folder / "l.db"), "ingest", "--quiet"]):
         buffer = io.BytesIO()
         wrapper = io.TextIOWrapper(buffer, encoding="utf-8")
-        with no_hang(), contextlib.redirect_stdout(wrapper), contextlib.redirect_stderr(
-            io.StringIO()
+        with (
+            no_hang(),
+            contextlib.redirect_stdout(wrapper),
+            contextlib.redirect_stderr(io.StringIO()),
         ):
             status = main([*command, str(source)])
             sys.stdout.flush()
@@ -186,7 +191,7 @@ def command_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 @settings(max_examples=500, **_SETTINGS)
 @given(st.lists(command_calls(), min_size=8, max_size=8))
 def test_the_command_api_refuses_bad_arguments_with_ledger_errors_only(calls):
-    """Issue 5: evaluate_gate / record_human_decision raise only LedgerError, store only valid events."""
+    """Issue 5: the command API raises only LedgerError and stores only valid events."""
     with GovernanceLedger(LedgerConfig(store=":memory:")) as ledger, no_hang():
         for name, kwargs in calls:
             try:
@@ -214,8 +219,18 @@ def test_the_command_api_refuses_bad_arguments_with_ledger_errors_only(calls):
         b"null",
         b'"\\ud800"',
     ],
-    ids=["bom", "nan", "infinity", "deep-array", "deep-object", "5MB", "empty", "blank", "null",
-         "surrogate"],
+    ids=[
+        "bom",
+        "nan",
+        "infinity",
+        "deep-array",
+        "deep-object",
+        "5MB",
+        "empty",
+        "blank",
+        "null",
+        "surrogate",
+    ],
 )
 def test_pathological_lines_are_refused_quickly_with_a_result(line, memory_ledger):
     """Issue 5: the worst single lines get a rejected result, promptly."""

@@ -35,7 +35,8 @@ SECRETS = {
     "anthropic": "sk-ant-api03-" + "Zx9Cv8Bn7Mq6We5Rt4Yu3Io2",
     "google": "AIza" + "SyD3x7Qw9Lk2Vb5Nm8Rt1Yp4Ca6Sd0Fg2Hq",
     "stripe": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "bearer": "Bearer mF_9.B5f-4.1JqM9xQ2vLp8Zr7Ty",
     "password": "password=hunter2hunter2",
     "client-secret": "client_secret: 8f14e45fceea167a5a36dedd4bea2543",
@@ -49,7 +50,7 @@ FIELDS = ["rationale", "target_ref", "evidence_refs"]
 def _event(field: str, value: str) -> dict:
     event = orjson.loads(valid_event_lines(1, seed=f"cred-{field}")[0])
     event["event_id"] = str(uuid.uuid4())
-    event[field] = [f"artifact://ok", value] if field == "evidence_refs" else value
+    event[field] = ["artifact://ok", value] if field == "evidence_refs" else value
     if field == "rationale" and event["type"] == "gov_auto_signature_created":
         event["type"] = "gov_decision_created"
     return event
@@ -82,15 +83,25 @@ def test_credentials_are_refused_by_validate_and_ingest_without_echo(secret, fie
 def test_the_command_api_refuses_credentials_in_a_rationale(secret, memory_ledger):
     """Work packet risk map: the ledger's own API never records a secret either."""
     with pytest.raises(InvalidSchemaError) as info:
-        memory_ledger.evaluate_gate("SpecApproval", "WP-1/MT-1", "AUTONOMOUS", "approve", 0.95,
-                                    rationale=f"because {secret}")
-    assert (info.value.code, info.value.field, info.value.rule) == ("invalid_schema", "rationale",
-                                                                   "not")
+        memory_ledger.evaluate_gate(
+            "SpecApproval",
+            "WP-1/MT-1",
+            "AUTONOMOUS",
+            "approve",
+            0.95,
+            rationale=f"because {secret}",
+        )
+    assert (info.value.code, info.value.field, info.value.rule) == (
+        "invalid_schema",
+        "rationale",
+        "not",
+    )
     _never_echoed(secret, str(info.value), orjson.dumps(info.value.as_dict()).decode())
     outcome = memory_ledger.evaluate_gate("SpecApproval", "WP-1/MT-1", "FULL_HUMAN", "approve", 0.5)
     with pytest.raises(InvalidSchemaError) as info:
-        memory_ledger.record_human_decision(outcome.decision_id, "alice", "approve",
-                                            rationale=secret)
+        memory_ledger.record_human_decision(
+            outcome.decision_id, "alice", "approve", rationale=secret
+        )
     _never_echoed(secret, str(info.value))
     assert memory_ledger.max_position() == 2
 
@@ -113,8 +124,7 @@ _FILLER = st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(sorted(SECRETS.values())), _FILLER, _FILLER,
-       st.sampled_from(FIELDS))
+@given(st.sampled_from(sorted(SECRETS.values())), _FILLER, _FILLER, st.sampled_from(FIELDS))
 def test_a_credential_anywhere_in_the_text_is_refused(secret, before, after, field):
     """11.5.4: surrounding text does not hide a credential (the pattern is unanchored)."""
     value = f"{before} {secret} {after}"

@@ -69,7 +69,9 @@ def _edited(state: bytes) -> bytes:
 
 def _edit(db: Path, rowid: int) -> bytes:
     with sqlite3.connect(db) as con:
-        state = con.execute("SELECT state FROM stored_events WHERE rowid = ?", [rowid]).fetchone()[0]
+        state = con.execute("SELECT state FROM stored_events WHERE rowid = ?", [rowid]).fetchone()[
+            0
+        ]
         con.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", [_edited(state), rowid])
     return _edited(state)
 
@@ -99,7 +101,10 @@ def test_editing_one_events_json_is_caught_at_its_position(sealed, capsys):
     status, report, err = _verify(sealed, capsys)
     assert status == 1
     assert (report["ok"], report["position"], report["leaf"], report["exact"]) == (
-        False, 137, 137, True
+        False,
+        137,
+        137,
+        True,
     )
     assert "store position 137" in err
 
@@ -119,7 +124,9 @@ def test_inserting_one_event_is_caught_at_its_position(sealed, capsys):
         rows = _rows(con)
     forged = orjson.loads(rows[49][3])
     forged["event_id"] = "0b0b0b0b-0000-4000-8000-000000000000"
-    rows.insert(49, (rows[49][0], 99, rows[49][2], orjson.dumps(forged, option=orjson.OPT_SORT_KEYS)))
+    rows.insert(
+        49, (rows[49][0], 99, rows[49][2], orjson.dumps(forged, option=orjson.OPT_SORT_KEYS))
+    )
     _rewrite(sealed, rows)
     status, report, _ = _verify(sealed, capsys)
     assert status == 1
@@ -185,8 +192,10 @@ def test_a_deleted_checkpoint_is_caught(sealed, capsys):
     assert "checkpoint #2 is missing" in report["problem"]
 
 
-def test_an_auditors_checkpoint_catches_a_truncation_the_store_cannot_show(sealed, capsys, tmp_path):
-    """Issue 5: --checkpoint FILE: the auditor's copy catches a tail cut together with its checkpoint."""
+def test_an_auditors_checkpoint_catches_a_truncation_the_store_cannot_show(
+    sealed, capsys, tmp_path
+):
+    """Issue 5: --checkpoint FILE: the auditor's copy catches a tail cut with its checkpoint."""
     kept = tmp_path / "auditor.checkpoint"
     with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
         kept.write_text(CheckpointStore.of(ledger).latest().note)

@@ -72,7 +72,9 @@ def _tree(n: int) -> tuple[list[bytes], MerkleTree]:
 def test_leaf_and_node_hashes_use_the_rfc6962_domain_separation_prefixes():
     """RFC 6962 2.1: leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right)."""
     assert leaf_hash(b"abc") == hashlib.sha256(b"\x00abc").digest()
-    assert node_hash(b"l" * 32, b"r" * 32) == hashlib.sha256(b"\x01" + b"l" * 32 + b"r" * 32).digest()
+    assert (
+        node_hash(b"l" * 32, b"r" * 32) == hashlib.sha256(b"\x01" + b"l" * 32 + b"r" * 32).digest()
+    )
     assert MerkleTree([]).root() == EMPTY_ROOT == hashlib.sha256(b"").digest()
 
 
@@ -108,7 +110,9 @@ def test_every_inclusion_proof_verifies_and_no_other_leaf_or_index_does(size):
         assert verify_inclusion(index, size, leaf_hash(data[index]), proof, root)
         assert not verify_inclusion(index, size, leaf_hash(b"forged"), proof, root)
         if size > 1:
-            assert not verify_inclusion((index + 1) % size, size, leaf_hash(data[index]), proof, root)
+            assert not verify_inclusion(
+                (index + 1) % size, size, leaf_hash(data[index]), proof, root
+            )
         if proof:
             bent = [proof[0][:-1] + bytes([proof[0][-1] ^ 1]), *proof[1:]]
             assert not verify_inclusion(index, size, leaf_hash(data[index]), bent, root)
