@@ -371,6 +371,7 @@ class GovernanceLedger(Application[UUID]):
             gate_type=gate_type,
             automation_level=automation_level,
             decision_id=decision_id,
+            rationale=rationale,
             optional=("decision_id",),
         )
         if confidence is not None and (
@@ -418,7 +419,10 @@ class GovernanceLedger(Application[UUID]):
             decision=recorded,
             confidence=confidence,
             rationale=rationale_001,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         sequence = [created]
@@ -522,7 +526,10 @@ class GovernanceLedger(Application[UUID]):
             decision=decision,
             confidence=confidence,
             rationale=rationale,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         return self._step(created)
