@@ -279,6 +279,7 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
+        _require_text("gate", decision_id=decision_id)
         oid = aggregate_id(decision_id)
         return self._load({oid}, cached=False).get(oid)
 

@@ -165,9 +165,42 @@ _confidences = st.one_of(
 _texts = st.one_of(wrong_values, st.text(max_size=50), st.sampled_from(GATES + LEVELS))
 
 
+_ids = st.one_of(st.sampled_from(["d-1", "d-2"]), _texts)
+_decisions = st.one_of(st.sampled_from(["approve", "reject", "defer"]), _texts)
+
+
 @st.composite
 def command_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    if draw(st.booleans()):
+    kind = draw(st.integers(min_value=0, max_value=5))
+    if kind == 2:
+        return "create_decision", {
+            "gate_type": draw(st.one_of(st.sampled_from(GATES), _texts)),
+            "target_ref": draw(st.one_of(st.just("WP-1/MT-1"), _texts)),
+            "automation_level": draw(st.one_of(st.sampled_from(LEVELS), _texts)),
+            "decision": draw(st.one_of(st.none(), _decisions)),
+            "confidence": draw(_confidences),
+            "rationale": draw(st.one_of(st.just(""), _texts)),
+            "evidence_refs": draw(st.one_of(st.none(), st.lists(_texts, max_size=3), _texts)),
+            "decision_id": draw(st.one_of(st.none(), _ids)),
+            "event_id": draw(st.one_of(st.none(), _texts)),
+        }
+    if kind == 3:
+        return "auto_sign", {
+            "decision_id": draw(_ids),
+            "model_id": draw(st.one_of(st.none(), _texts)),
+            "confidence": draw(_confidences),
+        }
+    if kind == 4:
+        return "request_human_intervention", {
+            "decision_id": draw(_ids),
+            "rationale": draw(st.one_of(st.just(""), _texts)),
+        }
+    if kind == 5:
+        return "apply_decision", {
+            "decision_id": draw(_ids),
+            "decision": draw(st.one_of(st.none(), _decisions)),
+        }
+    if kind == 0:
         return "evaluate_gate", {
             "gate_type": draw(st.one_of(st.sampled_from(GATES), _texts)),
             "target_ref": draw(st.one_of(st.just("WP-1/MT-1"), _texts)),
@@ -200,7 +233,7 @@ def test_the_command_api_refuses_bad_arguments_with_ledger_errors_only(calls):
                 assert exc.code
                 continue
             assert outcome.status
-            if isinstance(kwargs.get("confidence"), float):
+            if isinstance(kwargs.get("confidence"), float) and name != "auto_sign":
                 assert math.isfinite(kwargs["confidence"])
         _assert_stored_events_are_valid(ledger)
 
