@@ -19,7 +19,7 @@ with sorted keys and no whitespace (``ledger.events.canonical_bytes``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -190,9 +190,14 @@ class _Trusted:
 
 
 class _Verifier:
-    def __init__(self, events: list[tuple[int, bytes]], recorded: list[LeafRow]) -> None:
-        self.positions = [p for p, _ in events]
-        self.computed = MerkleTree([leaf_hash(state) for _, state in events])
+    def __init__(self, events: Iterable[tuple[int, bytes]], recorded: list[LeafRow]) -> None:
+        # Events are hashed as they stream by: only positions and 32-byte hashes are kept.
+        self.positions: list[int] = []
+        leaves: list[bytes] = []
+        for position, state in events:
+            self.positions.append(position)
+            leaves.append(leaf_hash(state))
+        self.computed = MerkleTree(leaves)
         self.recorded_rows = recorded
         self.recorded = MerkleTree([r.leaf_hash for r in recorded])
 
@@ -261,7 +266,7 @@ def verify(  # noqa: C901 - one pass over the checkpoints, one over the events
     """
     store = CheckpointStore.of(ledger)
     rows = store.checkpoints()
-    check = _Verifier(list(ledger.stored_events(limit=10_000)), store.leaves())
+    check = _Verifier(ledger.stored_events(limit=10_000), store.leaves())
     report = VerifyReport(events=check.computed.size, checkpoints=len(rows))
 
     # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
