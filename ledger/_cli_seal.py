@@ -50,6 +50,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
     p.add_argument("--checkpoint", help="a checkpoint note the auditor kept")
     p.add_argument("--key", help="trusted public key file (default: the store's key)")
+    p.add_argument(
+        "--require-sealed",
+        action="store_true",
+        help="also fail if any event is stored after the last checkpoint",
+    )
     p.set_defaults(handler=_verify)
 
     p = sub.add_parser("prove", help="inclusion proofs of a decision's events")
@@ -200,7 +205,7 @@ def _verify(args: argparse.Namespace, config: LedgerConfig) -> int:
     except (CheckpointError, OSError) as exc:
         return _fail(f"verify: {exc}", _EXIT_USAGE)
     with GovernanceLedger(config) as ledger:
-        report = verify(ledger, key, external)
+        report = verify(ledger, key, external, require_sealed=args.require_sealed)
     sys.stdout.buffer.write(report.to_json() + b"\n")
     if report.ok:
         return 0

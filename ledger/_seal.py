@@ -259,10 +259,13 @@ class _Verifier:
 
 
 def verify(  # noqa: C901 - one pass over the checkpoints, one over the events
-    ledger: Any, key: VerifierKey, external: str | None = None
+    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
 ) -> VerifyReport:
     """
     Check the store against its own checkpoints and, optionally, an auditor's checkpoint note.
+
+    Events stored after the last checkpoint are reported (``unsealed``) but prove nothing
+    yet; ``require_sealed`` makes them a problem.
     """
     store = CheckpointStore.of(ledger)
     rows = store.checkpoints()
@@ -313,6 +316,18 @@ def verify(  # noqa: C901 - one pass over the checkpoints, one over the events
             break
         floor = t.size
         report.sealed = t.size
+
+    if require_sealed and not report.problems and check.computed.size > report.sealed:
+        index = report.sealed
+        report.problems.append(
+            Problem(
+                f"{check.computed.size - index} events are stored after the last trusted "
+                "checkpoint: nothing proves them (run govledger seal; if the store was sealed, "
+                "its checkpoints were removed)",
+                index + 1,
+                check.position(index),
+            )
+        )
 
     if external is not None:
         try:

@@ -212,6 +212,19 @@ def test_an_auditors_checkpoint_catches_a_truncation_the_store_cannot_show(
     assert "451" in err
 
 
+def test_removing_every_checkpoint_is_caught_when_the_store_must_be_sealed(sealed, capsys):
+    """Issue 5: the store alone cannot prove an unsealed tail; --require-sealed refuses one."""
+    with sqlite3.connect(sealed) as con:
+        con.execute("DELETE FROM govledger_checkpoints")
+        con.execute("DELETE FROM govledger_leaves")
+    status, report, _ = _verify(sealed, capsys)
+    assert (status, report["unsealed"]) == (0, EVENTS)
+    status, report, err = _verify(sealed, capsys, "--require-sealed")
+    assert status == 1
+    assert (report["position"], report["exact"]) == (1, True)
+    assert "after the last trusted checkpoint" in err
+
+
 def test_an_auditors_checkpoint_from_another_key_is_refused(sealed, capsys, tmp_path):
     """A checkpoint file is trusted only if the trusted key signed it."""
     forged = tmp_path / "forged.checkpoint"
