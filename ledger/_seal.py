@@ -258,7 +258,7 @@ class _Verifier:
         )
 
 
-def verify(  # noqa: C901 - one pass over the checkpoints, one over the events
+def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the events
     ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
 ) -> VerifyReport:
     """
