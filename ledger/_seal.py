@@ -11,9 +11,8 @@
   checkpoint; ``check_proof`` checks one with nothing but the proof, the events
   and the public key.
 
-A leaf is ``SHA-256(0x00 || canonical bytes)`` and the canonical bytes of an event
-are exactly its stored ``state``: the validated, normalised FR event as UTF-8 JSON
-with sorted keys and no whitespace (``ledger.events.canonical_bytes``).
+Leaves are the stored events in store order, hashed as ``ledger._merkle`` defines
+(the one place where "canonical bytes" is defined).
 """
 
 from __future__ import annotations
