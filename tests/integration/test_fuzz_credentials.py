@@ -94,7 +94,7 @@ def test_the_command_api_refuses_credentials_in_a_rationale(secret, memory_ledge
     assert (info.value.code, info.value.field, info.value.rule) == (
         "invalid_schema",
         "rationale",
-        "not",
+        "no_credentials",
     )
     _never_echoed(secret, str(info.value), orjson.dumps(info.value.as_dict()).decode())
     outcome = memory_ledger.evaluate_gate("SpecApproval", "WP-1/MT-1", "FULL_HUMAN", "approve", 0.5)
