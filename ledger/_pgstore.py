@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -50,6 +51,23 @@ _CREATE_LOCK = 0x676F766C65646772
 
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "no detail from the server"
+
+
+def _why_no_connection(datastore: PostgresDatastore) -> str:
+    pool_kwargs = datastore.pool.kwargs
+    kwargs = dict(pool_kwargs) if isinstance(pool_kwargs, dict) else {}
+    kwargs.pop("row_factory", None)
+    where = f"{kwargs.get('user')}@{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
+    try:
+        psycopg.connect(**kwargs, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        reason = str(exc)
+    else:
+        reason = "the connection pool timed out"
+    password = kwargs.get("password")
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"cannot connect to PostgreSQL as {where}: {_one_line(reason)}"
 
 
 def _connection_errors(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
@@ -79,7 +97,12 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
+        try:
+            super().__init__(datastore, events_table_name=events_table_name)
+        except (OperationalError, InterfaceError):
+            # The pool only says it timed out; ask the server once for the reason.
+            datastore.close()
+            raise OperationalError(_why_no_connection(datastore)) from None
         schema = Identifier(self.datastore.schema)
         events = Identifier(self.events_table_name)
         ids = Identifier(EVENT_IDS_TABLE)
@@ -155,9 +178,7 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
 
     # --- writing ----------------------------------------------------------------------
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
         params = (
@@ -201,7 +222,9 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 raise StoreError(msg, rule="store") from None
             msg = f"lost the connection to PostgreSQL while writing ({detail})"
             raise OperationalError(msg) from None
-        if len(positions) != len(stored_events):  # pragma: no cover - the statement returns one each
+        if len(positions) != len(
+            stored_events
+        ):  # pragma: no cover - the statement returns one each
             msg = f"expected {len(stored_events)} positions, got {len(positions)}"
             raise PersistenceError(msg)
         return positions

@@ -46,8 +46,9 @@ def eventsourcing_env(url: str, defaults: Mapping[str, str] = _NO_DEFAULTS) -> d
 
     A part the URL leaves out comes from ``defaults`` (the ``PG*`` variables), then
     from the defaults of a local development server (``postgres@127.0.0.1:5432``).
-    Query parameters: ``schema`` (created if missing; default ``public``) and
-    ``pool_size`` (connections kept open per process; default 2).
+    Query parameters: ``schema`` (created if missing; default ``public``),
+    ``pool_size`` (connections kept open per process; default 2) and
+    ``connect_timeout`` (seconds to wait for a connection; default 10).
     """
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
@@ -62,7 +63,7 @@ def eventsourcing_env(url: str, defaults: Mapping[str, str] = _NO_DEFAULTS) -> d
         "POSTGRES_USER": user,
         "POSTGRES_PASSWORD": password_of(url, defaults),
         # Seconds to wait for a pooled connection: a down server fails fast and clearly.
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", "10"),
         # Check a pooled connection before use, so a server restart or an idle connection
         # closed by the server costs nothing; only a transaction in flight can fail.
         "POSTGRES_PRE_PING": "y",

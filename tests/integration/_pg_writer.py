@@ -33,7 +33,7 @@ def own_events(worker: int, decisions: int) -> list[bytes]:
     """
     This worker's events: valid sequences, generated through the command API in memory.
     """
-    rng = random.Random(worker)
+    rng = random.Random(worker)  # noqa: S311 - reproducible workload
     with GovernanceLedger(LedgerConfig(store=":memory:")) as mem:
         for i in range(decisions):
             shared = i % SHARED_EVERY == 0
@@ -41,8 +41,15 @@ def own_events(worker: int, decisions: int) -> list[bytes]:
             gate = GATES[i % len(GATES)]
             level = LEVELS[(i // len(GATES)) % len(LEVELS)]
             out = mem.evaluate_gate(
-                gate, f"wp-{i}", level, "approve", round(rng.uniform(0.5, 1.0), 3),
-                "because", [], "local/model", decision_id=decision_id,
+                gate,
+                f"wp-{i}",
+                level,
+                "approve",
+                round(rng.uniform(0.5, 1.0), 3),
+                "because",
+                [],
+                "local/model",
+                decision_id=decision_id,
             )
             if out.awaiting_human and rng.random() < 0.7:
                 mem.record_human_decision(decision_id, "alice", rng.choice(["approve", "reject"]))

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
+from conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
-from conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,8 +37,11 @@ RACE_CODES = {"duplicate", "sequence_violation", "binding_mismatch", "forbidden_
 
 def _admin() -> psycopg.Connection:
     return psycopg.connect(
-        host=PG_HOST, port=PG_PORT, dbname=PG_DB,
-        user=os.environ.get("PGUSER", "postgres"), autocommit=True,
+        host=PG_HOST,
+        port=PG_PORT,
+        dbname=PG_DB,
+        user=os.environ.get("PGUSER", "postgres"),
+        autocommit=True,
     )
 
 
@@ -85,7 +88,14 @@ def _events_file(path: Path, decisions: int, prefix: str) -> list[bytes]:
     with GovernanceLedger(LedgerConfig(store=":memory:")) as mem:
         for i in range(decisions):
             mem.evaluate_gate(
-                "SpecApproval", f"wp-{i}", "AUTONOMOUS", "approve", 0.99, "ok", [], "m",
+                "SpecApproval",
+                f"wp-{i}",
+                "AUTONOMOUS",
+                "approve",
+                0.99,
+                "ok",
+                [],
+                "m",
                 decision_id=f"{prefix}-{i}",
             )
         lines = [state for _, state in mem.stored_events()]
@@ -105,10 +115,20 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
     common = _events_file(tmp_path / "common.jsonl", 100, "common")
     start = tmp_path / "start"
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(WRITER), pg_url, str(w), str(DECISIONS_PER_WORKER),
-             str(tmp_path / "common.jsonl"), str(start), str(tmp_path / f"out{w}.json")],
-            cwd=ROOT, env=_env(), stderr=subprocess.PIPE,
+        subprocess.Popen(  # noqa: S603 - our own script
+            [
+                sys.executable,
+                str(WRITER),
+                pg_url,
+                str(w),
+                str(DECISIONS_PER_WORKER),
+                str(tmp_path / "common.jsonl"),
+                str(start),
+                str(tmp_path / f"out{w}.json"),
+            ],
+            cwd=ROOT,
+            env=_env(),
+            stderr=subprocess.PIPE,
         )
         for w in range(WORKERS)
     ]
@@ -143,18 +163,33 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
             assert gate is not None
             assert gate.status == "human_approved"
             assert [fr["type"] for fr in gate.history] == [
-                "gov_decision_created", "gov_human_intervention_requested",
-                "gov_human_intervention_received", "gov_decision_applied",
+                "gov_decision_created",
+                "gov_human_intervention_requested",
+                "gov_human_intervention_received",
+                "gov_decision_applied",
             ]
     fresh.close()
 
 
 def _ingest(url: str, path: Path, out: Path, **env: str) -> subprocess.Popen[bytes]:
     with out.open("wb") as stdout:  # the child keeps its own copy
-        return subprocess.Popen(
-            [sys.executable, "-m", "ledger", "--store", url, "ingest", str(path),
-             "--quiet", "--batch-size", "500"],
-            cwd=ROOT, env=_env(**env), stdout=stdout, stderr=subprocess.PIPE,
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [
+                sys.executable,
+                "-m",
+                "ledger",
+                "--store",
+                url,
+                "ingest",
+                str(path),
+                "--quiet",
+                "--batch-size",
+                "500",
+            ],
+            cwd=ROOT,
+            env=_env(**env),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
         )
 
 
@@ -164,7 +199,7 @@ def _wait_for_events(url: str, at_least: int, proc: subprocess.Popen[bytes]) -> 
     with _admin() as conn:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                row = conn.execute(f'SELECT count(*) FROM "{schema}".govledger_events').fetchone()
+                row = conn.execute(f'SELECT count(*) FROM "{schema}".govledger_events').fetchone()  # noqa: S608
             except psycopg.errors.UndefinedTable:
                 row = (0,)
             if row and row[0] >= at_least:
@@ -228,10 +263,12 @@ def test_connection_closed_by_server_mid_ingest_is_a_clear_error(pg_url, tmp_pat
     """
     path = tmp_path / "in.jsonl"
     lines = _events_file(path, 4000, "term")
-    secret = "s3cret-pw"  # trust auth ignores it; it must still never be shown
+    secret = "s3cret-pw"  # trust auth ignores it; it must still never be shown  # noqa: S105
     url = pg_url.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
-    url = url.replace(f"postgresql://{os.environ.get('PGUSER', 'postgres')}@",
-                      f"postgresql://{os.environ.get('PGUSER', 'postgres')}:{secret}@")
+    url = url.replace(
+        f"postgresql://{os.environ.get('PGUSER', 'postgres')}@",
+        f"postgresql://{os.environ.get('PGUSER', 'postgres')}:{secret}@",
+    )
     app_name = f"govledger-test-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "out.jsonl"
     proc = _ingest(url, path, out, PGAPPNAME=app_name)
