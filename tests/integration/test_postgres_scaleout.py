@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
-from conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
+from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
+from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 from eventsourcing.persistence import IntegrityError
 
 from ledger import cli
