@@ -43,7 +43,7 @@ def workload(events: int) -> list[list[bytes]]:
     """
     ~``events`` valid FR events as JSON Lines, in decisions of 3 and 4 events.
     """
-    from ledger.application import GovernanceLedger  # noqa: PLC0415
+    from ledger.application import GovernanceLedger
 
     with GovernanceLedger(LedgerConfig(store=":memory:")) as mem:
         mem.evaluate_gate("SpecApproval", "wp", "AUTONOMOUS", "approve", 0.99, "ok", [], "m")
@@ -61,8 +61,12 @@ def workload(events: int) -> list[list[bytes]]:
         decision_id = str(uuid.uuid4())
         sequence = [
             orjson.dumps(
-                {**fr, "decision_id": decision_id, "event_id": str(uuid.uuid4()),
-                 "target_ref": f"wp-{len(decisions)}"}
+                {
+                    **fr,
+                    "decision_id": decision_id,
+                    "event_id": str(uuid.uuid4()),
+                    "target_ref": f"wp-{len(decisions)}",
+                }
             )
             for fr in template
         ]
@@ -104,8 +108,8 @@ def _timed(owner: Any, name: str, clock: dict[str, float]) -> None:
 
 
 def ledger_writer(url: str, lines: list[bytes], barrier: Any, out: Any) -> None:
-    from ledger.application import GovernanceLedger  # noqa: PLC0415
-    from ledger.ingest import ingest_lines  # noqa: PLC0415
+    from ledger.application import GovernanceLedger
+    from ledger.ingest import ingest_lines
 
     clock: dict[str, float] = {}
     with GovernanceLedger(LedgerConfig(store=url, batch_size=BATCH)) as ledger:
@@ -115,7 +119,9 @@ def ledger_writer(url: str, lines: list[bytes], barrier: Any, out: Any) -> None:
         started = time.perf_counter()
         statuses = [r.status for r in ingest_lines(ledger, lines)]
         ended = time.perf_counter()
-    assert statuses.count("accepted") == len(lines), "the benchmark input must all be accepted"
+    if statuses.count("accepted") != len(lines):
+        msg = "the benchmark input must all be accepted"
+        raise SystemExit(msg)
     out.put((started, ended, clock))
 
 
@@ -124,7 +130,8 @@ def ledger_writer(url: str, lines: list[bytes], barrier: Any, out: Any) -> None:
 RAW_DDL = """
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE {s}.raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL,
-  topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version));
+  topic text, state bytea, notification_id bigserial,
+  PRIMARY KEY (originator_id, originator_version));
 CREATE UNIQUE INDEX ON {s}.raw_events (notification_id);
 CREATE TABLE {s}.raw_event_ids (event_id text PRIMARY KEY, originator_id uuid NOT NULL,
   originator_version bigint NOT NULL, recorded_at timestamptz NOT NULL DEFAULT clock_timestamp());
@@ -137,9 +144,9 @@ def validated_rows(
     """
     (aggregate id, version, topic, canonical bytes, event_id) for each line, validated.
     """
-    from ledger.events import canonical_bytes  # noqa: PLC0415
-    from ledger.gate import aggregate_id  # noqa: PLC0415
-    from ledger.validation import normalise  # noqa: PLC0415
+    from ledger.events import canonical_bytes
+    from ledger.gate import aggregate_id
+    from ledger.validation import normalise
 
     versions = {} if versions is None else versions
     rows = []
@@ -179,7 +186,9 @@ def _executemany(conn: psycopg.Connection, schema: str, rows: list[tuple[Any, ..
         )
 
 
-def raw_writer(dsn: str, schema: str, mode: str, lines: list[bytes], barrier: Any, out: Any) -> None:
+def raw_writer(
+    dsn: str, schema: str, mode: str, lines: list[bytes], barrier: Any, out: Any
+) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         prepared = validated_rows(lines) if mode == "copy_only" else None
         versions: dict[uuid.UUID, int] = {}
@@ -246,8 +255,10 @@ def main() -> None:
     total = sum(len(d) for d in decisions)
     dsn = _dsn(args.url)
     base = args.url.split("?", 1)[0]
-    print(f"{total} events in {len(decisions)} decisions, batches of {BATCH}, "
-          f"PostgreSQL at {LedgerConfig(store=base).store_label}")
+    print(
+        f"{total} events in {len(decisions)} decisions, batches of {BATCH}, "
+        f"PostgreSQL at {LedgerConfig(store=base).store_label}"
+    )
     print(f"{'writers':>7} {'path':<18} {'seconds':>8} {'events/s':>10} {'vs raw COPY':>12}")
     breakdown: dict[int, tuple[float, dict[str, float]]] = {}
     for writers in (int(w) for w in args.writers.split(",")):
@@ -259,7 +270,7 @@ def main() -> None:
             schemas.append(schema)
             if path == "ledger":
                 url = f"{base}?schema={schema}"
-                from ledger.application import GovernanceLedger  # noqa: PLC0415
+                from ledger.application import GovernanceLedger
 
                 GovernanceLedger(LedgerConfig(store=url)).close()  # tables before the clock
                 elapsed, clock = run(ledger_writer, [(url, lines) for lines in parts])
@@ -267,12 +278,17 @@ def main() -> None:
             else:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(RAW_DDL.format(s=schema))
-                mode = {"raw COPY": "copy", "raw executemany": "executemany",
-                        "COPY only": "copy_only"}[path]
+                mode = {
+                    "raw COPY": "copy",
+                    "raw executemany": "executemany",
+                    "COPY only": "copy_only",
+                }[path]
                 elapsed, _ = run(raw_writer, [(dsn, schema, mode, lines) for lines in parts])
             timings[path] = elapsed
             ratio = timings["raw COPY"] / elapsed
-            print(f"{writers:>7} {path:<18} {elapsed:>8.2f} {total / elapsed:>10,.0f} {ratio:>11.2f}x")
+            print(
+                f"{writers:>7} {path:<18} {elapsed:>8.2f} {total / elapsed:>10,.0f} {ratio:>11.2f}x"
+            )
         with psycopg.connect(dsn, autocommit=True) as conn:
             for schema in schemas:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")

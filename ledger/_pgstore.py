@@ -166,6 +166,18 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
 
+    @property
+    def where(self) -> str:
+        """
+        The store as people may see it: ``user@host:port/dbname?schema=s``, no password.
+        """
+        pool_kwargs = self.datastore.pool.kwargs
+        kw = pool_kwargs if isinstance(pool_kwargs, dict) else {}
+        return (
+            f"{kw.get('user')}@{kw.get('host')}:{kw.get('port')}/{kw.get('dbname')}"
+            f"?schema={self.datastore.schema}"
+        )
+
     def scrub(self, text: str) -> str:
         """
         ``text`` on one line, with the connection's password (if any) masked.
@@ -215,9 +227,9 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             detail = self.scrub(str(exc))
             if committing:
                 msg = (
-                    "lost the connection to PostgreSQL while committing a batch "
-                    f"({detail}): it may or may not be stored; run the same input again, "
-                    "and what was stored is reported duplicate"
+                    f"lost the connection to PostgreSQL ({self.where}) while committing a "
+                    f"batch ({detail}): it may or may not be stored; run the same input "
+                    "again, and what was stored is reported duplicate"
                 )
                 raise StoreError(msg, rule="store") from None
             msg = f"lost the connection to PostgreSQL while writing ({detail})"

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
-from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
+from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -115,7 +115,7 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
     common = _events_file(tmp_path / "common.jsonl", 100, "common")
     start = tmp_path / "start"
     procs = [
-        subprocess.Popen(  # noqa: S603 - our own script
+        subprocess.Popen(
             [
                 sys.executable,
                 str(WRITER),
@@ -173,7 +173,7 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
 
 def _ingest(url: str, path: Path, out: Path, **env: str) -> subprocess.Popen[bytes]:
     with out.open("wb") as stdout:  # the child keeps its own copy
-        return subprocess.Popen(  # noqa: S603 - our own CLI
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -199,7 +199,7 @@ def _wait_for_events(url: str, at_least: int, proc: subprocess.Popen[bytes]) -> 
     with _admin() as conn:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                row = conn.execute(f'SELECT count(*) FROM "{schema}".govledger_events').fetchone()  # noqa: S608
+                row = conn.execute(f'SELECT count(*) FROM "{schema}".govledger_events').fetchone()
             except psycopg.errors.UndefinedTable:
                 row = (0,)
             if row and row[0] >= at_least:
@@ -294,7 +294,7 @@ def test_connection_closed_by_server_mid_ingest_is_a_clear_error(pg_url, tmp_pat
     error = orjson.loads(text.strip().splitlines()[-1])["error"]
     assert error["code"] == "store_unavailable"
     assert "lost the connection to PostgreSQL" in error["message"]
-    assert "postgres:***@" in error["message"]
+    assert f"127.0.0.1:5432/test?schema={pg_url.rsplit('=', 1)[1]}" in error["message"]
 
     stored = _ids(_stored(pg_url))
     assert stored == _ids(lines)[: len(stored)]

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 from eventsourcing.persistence import IntegrityError
 
 from ledger import cli
@@ -24,6 +23,7 @@ from ledger.application import DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
 from ledger.errors import SequenceViolationError, StoreError
 from ledger.gate import aggregate_id
+from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 
 def _decision(ledger: GovernanceLedger, **kwargs):
@@ -111,7 +111,7 @@ def pg_config():
     require_postgres()
     schema = f"gl_{uuid.uuid4().hex[:12]}"
     yield LedgerConfig(store=postgres_url(schema))
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     with psycopg.connect(
         host=PG_HOST, port=PG_PORT, dbname=PG_DB, user="postgres", autocommit=True
