@@ -265,33 +265,34 @@ def main() -> None:
         parts = shards(decisions, writers)
         timings: dict[str, float] = {}
         schemas = []
-        for path in ("raw COPY", "raw executemany", "COPY only", "ledger"):
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            schemas.append(schema)
-            if path == "ledger":
-                url = f"{base}?schema={schema}"
-                from ledger.application import GovernanceLedger
+        try:
+            for path in ("raw COPY", "raw executemany", "COPY only", "ledger"):
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
+                schemas.append(schema)
+                if path == "ledger":
+                    url = f"{base}?schema={schema}"
+                    from ledger.application import GovernanceLedger
 
-                GovernanceLedger(LedgerConfig(store=url)).close()  # tables before the clock
-                elapsed, clock = run(ledger_writer, [(url, lines) for lines in parts])
-                breakdown[writers] = (elapsed, clock)
-            else:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(RAW_DDL.format(s=schema))
-                mode = {
-                    "raw COPY": "copy",
-                    "raw executemany": "executemany",
-                    "COPY only": "copy_only",
-                }[path]
-                elapsed, _ = run(raw_writer, [(dsn, schema, mode, lines) for lines in parts])
-            timings[path] = elapsed
-            ratio = timings["raw COPY"] / elapsed
-            print(
-                f"{writers:>7} {path:<18} {elapsed:>8.2f} {total / elapsed:>10,.0f} {ratio:>11.2f}x"
-            )
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+                    GovernanceLedger(LedgerConfig(store=url)).close()  # tables before the clock
+                    elapsed, clock = run(ledger_writer, [(url, lines) for lines in parts])
+                    breakdown[writers] = (elapsed, clock)
+                else:
+                    with psycopg.connect(dsn, autocommit=True) as conn:
+                        conn.execute(RAW_DDL.format(s=schema))
+                    mode = {
+                        "raw COPY": "copy",
+                        "raw executemany": "executemany",
+                        "COPY only": "copy_only",
+                    }[path]
+                    elapsed, _ = run(raw_writer, [(dsn, schema, mode, lines) for lines in parts])
+                timings[path] = elapsed
+                ratio = timings["raw COPY"] / elapsed
+                rate = total / elapsed
+                print(f"{writers:>7} {path:<18} {elapsed:>8.2f} {rate:>10,.0f} {ratio:>11.2f}x")
+        finally:  # never leave benchmark schemas behind, even when a writer failed
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                for schema in schemas:
+                    conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     for writers, (elapsed, clock) in breakdown.items():
         busy = elapsed * writers  # process-seconds
         write = clock.get("insert_events", 0.0)

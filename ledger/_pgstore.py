@@ -123,14 +123,15 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
         # One statement, one round trip: the events (positions returned in input order,
         # which is the order the sequence issued them) and their event_ids.
         self.insert_batch_statement = SQL(
-            "WITH batch AS ("
+            "WITH src AS MATERIALIZED ("
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text[])"
+            " AS u(o, v, t, s, e)), "
+            "batch AS ("
             " INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-            " RETURNING notification_id), "
+            " SELECT o, v, t, s FROM src RETURNING notification_id), "
             "ids AS ("
             " INSERT INTO {schema}.{ids} (event_id, originator_id, originator_version, recorded_at)"
-            " SELECT e, o, v, clock_timestamp()"
-            " FROM unnest(%s::text[], %s::uuid[], %s::bigint[]) AS u(e, o, v)) "
+            " SELECT e, o, v, clock_timestamp() FROM src) "
             "SELECT notification_id FROM batch ORDER BY notification_id"
         ).format(schema=schema, events=events, ids=ids)
         self.find_event_ids_statement = SQL(
@@ -199,8 +200,6 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             [s.topic for s in stored_events],
             [s.state for s in stored_events],
             [getattr(s, "event_id", "") for s in stored_events],
-            [s.originator_id for s in stored_events],
-            [s.originator_version for s in stored_events],
         )
         committing = False
         try:
