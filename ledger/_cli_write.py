@@ -58,8 +58,8 @@ def _input(name: str) -> Iterator[IO[bytes]]:
     try:
         handle = open(name, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        msg = f"govledger: cannot read {name}: {exc.strerror}"
-        raise SystemExit(msg) from None
+        print(f"govledger: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2) from None
     with handle:
         yield handle
 
@@ -101,10 +101,12 @@ def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
         config = replace(config, batch_size=args.batch_size)
     started = time.perf_counter()
     with _input(args.file) as handle, GovernanceLedger(config) as ledger, bulk_gc():
+        from ledger._cli_seal import sealing  # noqa: PLC0415 - seals every N events and at the end
         from ledger._progress import progress  # noqa: PLC0415
 
         results = progress(
-            ingest_lines(ledger, _lines(handle)), enabled=not args.quiet and sys.stderr.isatty()
+            sealing(ledger, config, ingest_lines(ledger, _lines(handle))),
+            enabled=not args.quiet and sys.stderr.isatty(),
         )
         counts = _write_results(results, show=not args.no_results)
     elapsed = max(time.perf_counter() - started, 1e-9)

@@ -114,7 +114,7 @@ class GovernanceLedger(Application[UUID]):
         self._closed: OrderedDict[UUID, GateEvaluation] = OrderedDict()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # LedgerConfig is the only reader of the process environment: do not merge os.environ.
+        # LedgerConfig is the only reader of the process environment: never merge it in here.
         return Environment(name, dict(env or {}))
 
     # --- ingestion -----------------------------------------------------------------
@@ -202,6 +202,8 @@ class GovernanceLedger(Application[UUID]):
         seen: dict[str, bytes] = {}
         for fr in judged:
             if isinstance(fr, LedgerError):
+                if atomic:
+                    raise fr
                 results.append(AppendResult(fr.event_id, REJECTED, _detached(fr)))
                 continue
             key = fr["event_id"].lower()
@@ -216,6 +218,8 @@ class GovernanceLedger(Application[UUID]):
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
+                if atomic:
+                    raise
                 status = DUPLICATE if exc.identical else REJECTED
                 results.append(AppendResult(fr["event_id"], status, _detached(exc)))
                 continue
@@ -281,21 +285,24 @@ class GovernanceLedger(Application[UUID]):
                 f"could not read the event store {self.config.store_label}: {exc}", rule="store"
             ) from None
 
-    def _load(self, oids: set[UUID]) -> dict[UUID, GateEvaluation]:
+    def _load(self, oids: set[UUID], *, cached: bool = True) -> dict[UUID, GateEvaluation]:
         """
         Current aggregates for ``oids`` (absent ones are new decisions), cache first.
 
         Cached aggregates are returned themselves, not copies: only ``_append_once``
-        may change them, and it forgets them if its batch fails.
+        may change them, and it forgets them if its batch fails. The cache only speeds up
+        writes: a stale entry (another process appended) makes the insert collide on
+        (aggregate, version), and the batch is judged again from the store. Reads for
+        callers pass ``cached=False`` (and so get aggregates of their own).
         """
         found: dict[UUID, GateEvaluation] = {}
         missing: list[UUID] = []
         for oid in oids:
-            cached = self._cache.get(oid) or self._closed.get(oid)
-            if cached is None:
+            cached_agg = (self._cache.get(oid) or self._closed.get(oid)) if cached else None
+            if cached_agg is None:
                 missing.append(oid)
             else:
-                found[oid] = cached
+                found[oid] = cached_agg
         if missing:
             try:
                 stored = self.recorder.select_events_many(missing)  # type: ignore[attr-defined]
@@ -317,10 +324,9 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
+        _require_text("gate", decision_id=decision_id)
         oid = aggregate_id(decision_id)
-        found = self._load({oid}).get(oid)
-        # A copy: the caller must not be able to change what the ledger judges by.
-        return None if found is None else _copy(found)
+        return self._load({oid}, cached=False).get(oid)
 
     def decision(self, decision_id: str) -> DecisionRecord | None:
         """
@@ -406,6 +412,22 @@ class GovernanceLedger(Application[UUID]):
           PolicyViolation) -> 002, and the outcome is ``halted``;
         * a reject/defer the table lets the model make: 001 -> 002.
         """
+        _require_text(
+            "evaluate_gate",
+            gate_type=gate_type,
+            automation_level=automation_level,
+            decision_id=decision_id,
+            rationale=rationale,
+            optional=("decision_id",),
+        )
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
+        ):
+            raise InvalidSchemaError(
+                "evaluate_gate: field 'confidence' has the wrong JSON type (a number in [0, 1])",
+                field="confidence",
+                rule="type",
+            )
         try:
             level = AutomationLevel.parse(automation_level)
         except ValueError:
@@ -443,7 +465,10 @@ class GovernanceLedger(Application[UUID]):
             decision=recorded,
             confidence=confidence,
             rationale=rationale_001,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         sequence = [created]
@@ -479,6 +504,7 @@ class GovernanceLedger(Application[UUID]):
         """
         Record a human's answer (005) and, when it is final, close the gate (002).
         """
+        _require_text("record_human_decision", decision_id=decision_id)
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
@@ -546,7 +572,10 @@ class GovernanceLedger(Application[UUID]):
             decision=decision,
             confidence=confidence,
             rationale=rationale,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         return self._step(created)
@@ -678,15 +707,29 @@ def _detached(error: LedgerError) -> LedgerError:
     return error
 
 
+def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any) -> None:
+    # Keys into the gate table and the aggregate id: anything but text is refused here, before
+    # it can reach a dict lookup or uuid5 (the other fields are judged by the schemas).
+    for name, value in values.items():
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, str):
+            raise InvalidSchemaError(
+                f"{command}: field {name!r} has the wrong JSON type (must be a string)",
+                field=name,
+                rule="type",
+            )
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise InvalidSchemaError(
+                    f"{command}: field {name!r} is not valid Unicode (a lone surrogate)",
+                    field=name,
+                    rule="utf-8",
+                ) from None
+
+
 def _bounded(text: str) -> str:
     return text if len(text) <= 4096 else text[:4093] + "..."
-
-
-def _copy(aggregate: GateEvaluation) -> GateEvaluation:
-    clone = object.__new__(type(aggregate))
-    clone.__dict__.update(aggregate.__dict__)
-    clone.__dict__["history"] = list(aggregate.history)
-    clone.__dict__["by_event_id"] = dict(aggregate.by_event_id)
-    clone.__dict__["_pending_events"] = []
-    return clone
 

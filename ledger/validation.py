@@ -36,10 +36,12 @@ _SHARED: Final = (
 
 class ValidatedFR(dict[str, Any]):
     """
-    A normalised FR event that passed its schema: read-only, with the bytes that were judged.
+    A normalised FR event that passed its schema, with the bytes that were judged.
 
-    Only ``normalise`` makes one. Copies (``dict(fr)``, ``copy.copy``) are plain dicts,
-    which the mapper validates again.
+    Only ``normalise`` makes one. It is still a dict a caller may change, but any change
+    through the dict's methods drops the proof (``canonical``), and a change inside a
+    nested list no longer matches it (``is_intact``): either way the mapper validates it
+    again. Copies (``dict(fr)``, ``copy.copy``) are plain dicts, also validated again.
     """
 
     __slots__ = ("canonical",)
@@ -55,12 +57,38 @@ class ValidatedFR(dict[str, Any]):
         super().__init__(data)
         del token
 
-    def _read_only(self, *_: Any, **__: Any) -> Any:
-        msg = "a validated FR event is read-only; copy it with dict(fr) to change it"
-        raise TypeError(msg)
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.release()
+        super().__setitem__(key, value)
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
-    __ior__ = _read_only
+    def __delitem__(self, key: str) -> None:
+        self.release()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> ValidatedFR:  # type: ignore[override,misc]
+        self.release()
+        super().update(other)
+        return self
+
+    def clear(self) -> None:
+        self.release()
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:  # type: ignore[override]
+        self.release()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.release()
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.release()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.release()
+        super().update(*args, **kwargs)
 
     def __reduce__(self) -> Any:
         return (dict, (dict(self),))
@@ -83,8 +111,8 @@ class ValidatedFR(dict[str, Any]):
 
     def release(self) -> None:
         """
-        Drop the judged bytes once they are stored (decisions cached for later batches hold
-        their events); without them the event counts as not judged, should it come back.
+        Drop the judged bytes: on any change, and once they are stored (decisions cached for
+        later batches hold their events). Without them the event counts as not judged.
         """
         if hasattr(self, "canonical"):
             del self.canonical
