@@ -48,6 +48,7 @@ USERS = ["alice@example.org", "bob@example.org", "carol@example.org"]
 BAD_RATE = 0.029  # per emitted line of an open decision: about 2% of all lines
 OPEN_DECISIONS = 1500
 _T0 = datetime(2026, 2, 19, 9, 0, tzinfo=UTC)
+_VERSION = 2  # bump when the generated content changes
 
 
 @dataclass
@@ -277,7 +278,7 @@ def write(path: Path, n: int, seed: int = 20260219) -> Workload:
     """
     stats = Workload()
     marker = path.with_suffix(path.suffix + ".done")
-    tag = f"{n} {seed}\n"
+    tag = f"{n} {seed} {BAD_RATE} {OPEN_DECISIONS} {_VERSION}\n"  # regenerate when these change
     if path.exists() and marker.exists() and marker.read_text() == tag:
         for _ in events(0, seed, stats):  # pragma: no cover - nothing to count
             pass

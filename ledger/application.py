@@ -147,7 +147,14 @@ class GovernanceLedger(Application[UUID]):
         """
         return self.append([event])[0]
 
-    def _append_once(self, items: Sequence[Any], *, atomic: bool) -> list[AppendResult]:
+    def _append_once(
+        self,
+        items: Sequence[Any],
+        *,
+        atomic: bool,
+        new_ids: bool = False,
+        new_decision: bool = False,
+    ) -> list[AppendResult]:
         # 1. Each event alone: shape, type, normalisation (refusals are kept in place).
         judged: list[ValidatedFR | LedgerError] = []
         for item in items:
@@ -160,8 +167,15 @@ class GovernanceLedger(Application[UUID]):
                 judged.append(exc)
         # 2. What the batch needs from the store, in two round trips.
         candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
-        stored = self._stored_event_ids([fr["event_id"].lower() for fr in candidates])
-        aggregates = self._load({aggregate_id(fr["decision_id"]) for fr in candidates})
+        # ``new_ids``: the ledger made these ids (uuid4) itself; none can be stored already,
+        # and the index's PRIMARY KEY would still refuse a second copy.
+        stored = {} if new_ids else self._stored_event_ids(
+            [fr["event_id"].lower() for fr in candidates]
+        )
+        # ``new_decision``: the ledger made the decision_id (uuid4) itself, so nothing is stored.
+        aggregates = {} if new_decision else self._load(
+            {aggregate_id(fr["decision_id"]) for fr in candidates}
+        )
 
         # 3. Each event against its decision as it stands after the events before it.
         results: list[AppendResult | str] = []
@@ -437,6 +451,7 @@ class GovernanceLedger(Application[UUID]):
                 field="automation_level",
                 rule="enum",
             ) from None
+        new_decision = decision_id is None
         decision_id = decision_id or str(uuid.uuid4())
         outcome = evaluate(gate_type, level, confidence)
         base: dict[str, Any] = {
@@ -490,7 +505,9 @@ class GovernanceLedger(Application[UUID]):
                     rationale=_bounded(outcome.reason),
                 )
             )
-        return self._record_sequence(decision_id, sequence, outcome)
+        return self._record_sequence(
+            decision_id, sequence, outcome, new_ids=True, new_decision=new_decision
+        )
 
     def record_human_decision(
         self,
@@ -531,7 +548,7 @@ class GovernanceLedger(Application[UUID]):
         sequence = [received]
         if final:
             sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=decision))
-        return self._record_sequence(decision_id, sequence, agg.outcome)
+        return self._record_sequence(decision_id, sequence, agg.outcome, new_ids=True)
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
@@ -653,12 +670,20 @@ class GovernanceLedger(Application[UUID]):
         return self._record_sequence(fr["decision_id"], [fr], None)
 
     def _record_sequence(
-        self, decision_id: str, sequence: list[dict[str, Any]], outcome: Outcome | None
+        self,
+        decision_id: str,
+        sequence: list[dict[str, Any]],
+        outcome: Outcome | None,
+        *,
+        new_ids: bool = False,
+        new_decision: bool = False,
     ) -> GateOutcome:
         # The ledger decided: either the whole sequence is stored or none of it is.
         for attempt in range(_RETRIES):
             try:
-                results = self._append_once(sequence, atomic=True)
+                results = self._append_once(
+                    sequence, atomic=True, new_ids=new_ids, new_decision=new_decision
+                )
                 break
             except IntegrityError:
                 self._forget()
@@ -667,7 +692,9 @@ class GovernanceLedger(Application[UUID]):
         for result in results:
             if result.error is not None:
                 raise result.error
-        agg = self.gate(decision_id)
+        # The decision as this commit left it: the aggregate just judged, kept in the cache.
+        oid = aggregate_id(decision_id)
+        agg = self._load({oid}).get(oid)
         assert agg is not None  # noqa: S101 - it was just stored
         outcome = outcome or agg.outcome
         return GateOutcome(
