@@ -1,0 +1,265 @@
+"""Catch-up, rebuild, as-of replay and follow: moving the projection along the store.
+
+The SQLite store has no push notifications, so catch-up pulls the notification
+log in batches (``GovernanceLedger.stored_events``). Each batch's rows and the
+position it reached commit in one DuckDB transaction, so a projector stopped at
+any point, ``kill -9`` included, resumes from its position with no row lost or
+doubled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from projections import _duckdb
+from projections._errors import ProjectionError
+from projections.views import fold
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ledger.application import GovernanceLedger
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "CatchUp",
+    "Replay",
+    "Wakeups",
+    "catch_up",
+    "follow",
+    "rebuild",
+    "replay_as_of",
+]
+
+#: Events per DuckDB transaction: large enough that Arrow inserts dominate, small enough
+#: that a stopped projector redoes little.
+DEFAULT_BATCH: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """
+    What one catch-up did: positions before and after, and the events it applied.
+    """
+
+    start: int
+    end: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """
+    The cut of an as-of replay: the moment, the last position at it, the events projected.
+    """
+
+    as_of: datetime
+    position: int
+    events: int
+
+
+def _never() -> bool:
+    return False
+
+
+def _batches(
+    ledger: GovernanceLedger, start: int, stop: int, size: int
+) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    for item in ledger.stored_events(start=start, limit=size, stop=stop):
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def catch_up(
+    ledger: GovernanceLedger,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    stop: int | None = None,
+    should_stop: Callable[[], bool] = _never,
+    allow_cut: bool = False,
+) -> CatchUp:
+    """
+    Apply every stored event after the projection's position (up to ``stop``, inclusive).
+
+    ``should_stop`` is asked between batches, so a follower exits on a committed batch.
+    """
+    if not allow_cut and _duckdb.cut(con) is not None:
+        raise ProjectionError(
+            "this projection is an as-of replay (see its replay_cut table); it is frozen at "
+            "its cut and is not caught up",
+            rule="replay",
+        )
+    start = _duckdb.position(con)
+    target = ledger.max_position() if stop is None else stop
+    end, applied = start, 0
+    if target <= start:
+        return CatchUp(start, start, 0)
+
+    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return _duckdb.load_decisions(con, ids)
+
+    for batch in _batches(ledger, start + 1, target, batch_size):
+        with _duckdb.transaction(con):
+            _duckdb.write_tables(con, fold(batch, load))
+            _duckdb.record_position(con, batch[-1][0])
+        end = batch[-1][0]
+        applied += len(batch)
+        if should_stop():
+            break
+    return CatchUp(start, end, applied)
+
+
+def rebuild(
+    ledger: GovernanceLedger,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    stop: int | None = None,
+) -> CatchUp:
+    """
+    Drop every projection table and replay the store from its first event.
+    """
+    _duckdb.drop_tables(con)
+    _duckdb.create_tables(con)
+    return catch_up(ledger, con, batch_size=batch_size, stop=stop)
+
+
+def replay_as_of(
+    ledger: GovernanceLedger,
+    path: str | Path,
+    moment: datetime,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> Replay:
+    """
+    Build ``path`` from the events the store had recorded at ``moment`` (by store order).
+
+    The cut is the last position whose ``recorded_at`` (commit time) is at or before
+    ``moment``; the file records it in ``replay_cut`` and is never caught up afterwards.
+    """
+    at = ledger.position_at(moment)
+    con = _duckdb.connect(path)
+    try:
+        done = rebuild(ledger, con, batch_size=batch_size, stop=at)
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _duckdb.record_cut(con, text, at, done.events)
+    finally:
+        con.close()
+    return Replay(moment, at, done.events)
+
+
+class Wakeups:
+    """
+    Wakes a follower when new events may exist: at once on a store that pushes, else by polling.
+
+    A recorder with ``subscribe`` (PostgreSQL's LISTEN/NOTIFY) wakes the follower as
+    soon as something is committed; the SQLite recorder cannot, so the follower polls
+    every ``interval`` seconds. Either way the follower then pulls the log itself, so
+    both paths project through exactly the same code.
+    """
+
+    def __init__(self, ledger: GovernanceLedger, after: int) -> None:
+        self._event = threading.Event()
+        self._subscription: Any = None
+        subscribe = getattr(ledger.recorder, "subscribe", None)
+        if subscribe is None:
+            return
+        try:
+            self._subscription = subscribe(gt=after)
+        except NotImplementedError:
+            return
+        threading.Thread(target=self._listen, name="govledger-follow", daemon=True).start()
+
+    @property
+    def pushed(self) -> bool:
+        """
+        Whether the store pushes (a subscription is open) rather than being polled.
+        """
+        return self._subscription is not None
+
+    def _listen(self) -> None:
+        try:
+            for _ in self._subscription:
+                self._event.set()
+        except Exception:  # noqa: BLE001 - a lost subscription degrades to polling
+            self._subscription = None
+
+    def wait(self, interval: float) -> None:
+        """
+        Sleep until a push arrives or ``interval`` seconds pass.
+        """
+        self._event.wait(interval)
+        self._event.clear()
+
+    def wake(self) -> None:
+        """
+        End the current wait (used on SIGTERM/SIGINT).
+        """
+        self._event.set()
+
+    def close(self) -> None:
+        """
+        Stop the subscription, if any.
+        """
+        if self._subscription is not None:
+            self._subscription.stop()
+            self._subscription = None
+
+
+def follow(  # noqa: PLR0913 - the knobs of a long-running loop
+    ledger: GovernanceLedger,
+    open_projection: Callable[[], duckdb.DuckDBPyConnection],
+    *,
+    interval: float = 0.5,
+    batch_size: int = DEFAULT_BATCH,
+    should_stop: Callable[[], bool] = _never,
+    on_progress: Callable[[CatchUp], None] = lambda _: None,
+    wakeups: Wakeups | None = None,
+) -> int:
+    """
+    Keep catching up until ``should_stop()``; return the number of events applied.
+
+    The projection file is opened only while there is something to apply, so
+    readers (``audit``, ``query``, ``export``) can open it between rounds.
+    """
+    con = open_projection()
+    try:
+        known = _duckdb.position(con)
+        first = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+    finally:
+        con.close()
+    total = first.events
+    known = max(known, first.end)
+    if first.events:
+        on_progress(first)
+    owned = wakeups is None
+    wakeups = wakeups or Wakeups(ledger, known)
+    try:
+        while not should_stop():
+            if ledger.max_position() > known:
+                con = open_projection()
+                try:
+                    done = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+                finally:
+                    con.close()
+                known = max(known, done.end)
+                total += done.events
+                if done.events:
+                    on_progress(done)
+                continue
+            wakeups.wait(interval)
+    finally:
+        if owned:
+            wakeups.close()
+    return total

@@ -1,0 +1,333 @@
+"""From stored FR events to table rows: one handler per event type.
+
+``fold`` turns one batch of notifications into one Arrow table per projection
+table. Later events update a decision (001 creates it; 004/005/003/002 move it
+on), so the batch is folded in memory first: each decision leaves the batch as
+one final row, whatever number of its events the batch held. Decisions created
+in an earlier batch are read back once per batch (``load``). Status words,
+effective decision and the LOCKED-halt rule come from ``ledger.gate``'s pure
+functions, so the projection says what the aggregate says. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from ledger import events as ev
+from ledger.gate import decision_status, is_locked_halt
+from ledger.policy import evaluate
+from ledger.vocabulary import AutomationLevel, GateType
+from projections._errors import ProjectionError
+
+__all__ = ["SCHEMAS", "Loader", "fold"]
+
+CREATED: Final = ev.DecisionCreated.event_type
+APPLIED: Final = ev.DecisionApplied.event_type
+SIGNED: Final = ev.AutoSignatureCreated.event_type
+REQUESTED: Final = ev.HumanInterventionRequested.event_type
+RECEIVED: Final = ev.HumanInterventionReceived.event_type
+
+_S, _F, _I = pa.string(), pa.float64(), pa.int64()
+
+#: The Arrow columns handed to DuckDB per table (timestamps travel as RFC 3339 text).
+SCHEMAS: Final[Mapping[str, pa.Schema]] = {
+    "events": pa.schema(
+        [
+            ("position", _I), ("event_id", _S), ("type", _S), ("fr_id", _S),
+            ("decision_id", _S), ("timestamp", _S), ("actor", _S), ("gate_type", _S),
+            ("target_ref", _S), ("automation_level", _S), ("decision", _S),
+            ("confidence", _F), ("model_id", _S), ("user_id", _S), ("fr", _S),
+        ]
+    ),
+    "decisions": pa.schema(
+        [
+            ("decision_id", _S), ("gate_type", _S), ("target_ref", _S),
+            ("automation_level", _S), ("model_decision", _S), ("confidence", _F),
+            ("threshold", _F), ("verdict", _S), ("effective_decision", _S), ("status", _S),
+            ("actor", _S), ("model_id", _S), ("wp_id", _S), ("mt_id", _S), ("job_id", _S),
+            ("rationale", _S), ("evidence_refs", pa.list_(_S)), ("created_at", _S),
+            ("signed_at", _S), ("applied_at", _S), ("applied_decision", _S),
+            ("human_decision", _S), ("human_user_id", _S), ("human_decided_at", _S),
+            ("awaiting_since", _S), ("pending_request_id", _S), ("created_position", _I),
+            ("last_position", _I), ("event_count", _I),
+        ]
+    ),
+    "auto_signatures": pa.schema(
+        [
+            ("auto_signature_id", _S), ("schema_version", _S), ("decision_id", _S),
+            ("gate_type", _S), ("target_ref", _S), ("created_at", _S), ("actor_kind", _S),
+            ("model_id", _S), ("position", _I),
+        ]
+    ),
+    "human_interventions": pa.schema(
+        [
+            ("request_event_id", _S), ("decision_id", _S), ("gate_type", _S),
+            ("target_ref", _S), ("automation_level", _S), ("requested_at", _S),
+            ("request_reason", _S), ("received_event_id", _S), ("received_at", _S),
+            ("user_id", _S), ("decision", _S), ("rationale", _S),
+            ("requested_position", _I), ("received_position", _I),
+        ]
+    ),
+    "locked_halts": pa.schema(
+        [
+            ("decision_id", _S), ("gate_type", _S), ("target_ref", _S), ("decision", _S),
+            ("confidence", _F), ("threshold", _F), ("model_id", _S), ("halted_at", _S),
+            ("rule", _S), ("reason", _S), ("position", _I),
+        ]
+    ),
+}
+
+#: Reads the stored rows of decisions created in earlier batches.
+Loader = Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]]
+
+_LEVELS: Final = {level.value: level for level in AutomationLevel}
+_FR_IDS: Final = dict(ev.FR_IDS)
+
+
+def fold(batch: Sequence[tuple[int, bytes]], load: Loader) -> dict[str, pa.Table]:
+    """
+    The rows one batch of (position, canonical bytes) adds or changes, per table.
+    """
+    parsed = [orjson.loads(state) for _, state in batch]
+    positions = [p for p, _ in batch]
+    created_here = {fr["decision_id"] for fr in parsed if fr["type"] == CREATED}
+    earlier = sorted({fr["decision_id"] for fr in parsed} - created_here)
+    decisions: dict[str, dict[str, Any]] = {k: dict(v) for k, v in load(earlier).items()}
+    folder = _Folder(decisions)
+    handlers = {
+        CREATED: folder.created,
+        APPLIED: folder.applied,
+        SIGNED: folder.signed,
+        REQUESTED: folder.requested,
+        RECEIVED: folder.received,
+    }
+    for position, fr in zip(positions, parsed, strict=True):
+        handlers[fr["type"]](position, fr)
+    for decision_id in folder.touched:
+        _settle(decisions[decision_id])
+    return {
+        "events": _events_table(positions, parsed, batch),
+        "decisions": _table("decisions", [decisions[d] for d in folder.touched]),
+        "auto_signatures": _table("auto_signatures", folder.signatures),
+        "human_interventions": _table("human_interventions", list(folder.interventions.values())),
+        "locked_halts": _table("locked_halts", folder.halts),
+    }
+
+
+class _Folder:
+    """
+    The five handlers; each moves one decision's row on and adds the rows its event makes.
+    """
+
+    def __init__(self, decisions: dict[str, dict[str, Any]]) -> None:
+        self.decisions = decisions
+        self.touched: dict[str, None] = {}  # insertion-ordered set
+        self.signatures: list[dict[str, Any]] = []
+        self.interventions: dict[str, dict[str, Any]] = {}
+        self.halts: list[dict[str, Any]] = []
+
+    def _decision(self, position: int, fr: Mapping[str, Any]) -> dict[str, Any]:
+        decision_id = fr["decision_id"]
+        try:
+            row = self.decisions[decision_id]
+        except KeyError:
+            # The store refuses a 002..005 without its 001, so this is a foreign or damaged store.
+            msg = (
+                f"{fr['type']} at position {position} belongs to decision {decision_id!r}, "
+                "which has no gov_decision_created before it"
+            )
+            raise ProjectionError(msg, decision_id=decision_id, event_type=fr["type"]) from None
+        row["last_position"] = position
+        row["event_count"] += 1
+        self.touched[decision_id] = None
+        return row
+
+    def created(self, position: int, fr: Mapping[str, Any]) -> None:
+        level = _LEVELS[fr["automation_level"]]
+        confidence = fr.get("confidence")
+        outcome = evaluate(fr["gate_type"], level, confidence)
+        decision_id = fr["decision_id"]
+        self.decisions[decision_id] = {
+            "decision_id": decision_id,
+            "gate_type": fr["gate_type"],
+            "target_ref": fr["target_ref"],
+            "automation_level": level.value,
+            "model_decision": fr.get("decision"),
+            "confidence": confidence,
+            "threshold": outcome.threshold,
+            "verdict": outcome.verdict.value,
+            "effective_decision": None,
+            "status": None,
+            "actor": fr["actor"],
+            "model_id": fr.get("model_id"),
+            "wp_id": fr.get("wp_id"),
+            "mt_id": fr.get("mt_id"),
+            "job_id": fr.get("job_id"),
+            "rationale": fr.get("rationale"),
+            "evidence_refs": fr.get("evidence_refs"),
+            "created_at": fr["timestamp"],
+            "signed_at": None,
+            "applied_at": None,
+            "applied_decision": None,
+            "human_decision": None,
+            "human_user_id": None,
+            "human_decided_at": None,
+            "awaiting_since": None,
+            "pending_request_id": None,
+            "created_position": position,
+            "last_position": position,
+            "event_count": 1,
+        }
+        self.touched[decision_id] = None
+        if is_locked_halt(level, outcome.verdict, fr.get("decision")):
+            cloud = fr["gate_type"] == GateType.CLOUD_ESCALATION
+            self.halts.append(
+                {
+                    "decision_id": decision_id,
+                    "gate_type": fr["gate_type"],
+                    "target_ref": fr["target_ref"],
+                    "decision": fr["decision"],
+                    "confidence": confidence,
+                    "threshold": outcome.threshold,
+                    "model_id": fr.get("model_id"),
+                    "halted_at": fr["timestamp"],
+                    "rule": "2.6.8.12.6.1, 11.1.7.3" if cloud else "2.6.8.12.6.1",
+                    "reason": outcome.reason,
+                    "position": position,
+                }
+            )
+
+    def signed(self, position: int, fr: Mapping[str, Any]) -> None:
+        row = self._decision(position, fr)
+        row["signed_at"] = fr["timestamp"]
+        self.signatures.append(
+            {
+                "auto_signature_id": fr["event_id"],
+                "schema_version": "hsk.auto_signature@0.1",
+                "decision_id": fr["decision_id"],
+                "gate_type": fr["gate_type"],
+                "target_ref": fr["target_ref"],
+                "created_at": fr["timestamp"],
+                "actor_kind": "model",
+                "model_id": fr.get("model_id") or row["model_id"],
+                "position": position,
+            }
+        )
+
+    def requested(self, position: int, fr: Mapping[str, Any]) -> None:
+        row = self._decision(position, fr)
+        row["pending_request_id"] = fr["event_id"]
+        row["awaiting_since"] = fr["timestamp"]
+        self.interventions[fr["event_id"]] = {
+            "request_event_id": fr["event_id"],
+            "decision_id": fr["decision_id"],
+            "gate_type": fr["gate_type"],
+            "target_ref": fr["target_ref"],
+            "automation_level": fr["automation_level"],
+            "requested_at": fr["timestamp"],
+            "request_reason": fr.get("rationale"),
+            "received_event_id": None,
+            "received_at": None,
+            "user_id": None,
+            "decision": None,
+            "rationale": None,
+            "requested_position": position,
+            "received_position": None,
+        }
+
+    def received(self, position: int, fr: Mapping[str, Any]) -> None:
+        row = self._decision(position, fr)
+        request_id = row["pending_request_id"]
+        requested_at = row["awaiting_since"]
+        row["pending_request_id"] = None
+        row["awaiting_since"] = None
+        if fr.get("decision") is not None:
+            row["human_decision"] = fr["decision"]
+        row["human_user_id"] = fr.get("user_id")
+        row["human_decided_at"] = fr["timestamp"]
+        intervention = self.interventions.get(request_id)
+        if intervention is None:
+            # The request was projected in an earlier batch: this row only carries the
+            # answer; the upsert keeps the stored request columns (see _duckdb._WRITES).
+            intervention = {
+                "request_event_id": request_id,
+                "decision_id": fr["decision_id"],
+                "gate_type": fr["gate_type"],
+                "target_ref": fr["target_ref"],
+                "automation_level": fr["automation_level"],
+                "requested_at": requested_at,
+                "request_reason": None,
+                "requested_position": -1,
+            }
+            self.interventions[request_id] = intervention
+        intervention.update(
+            received_event_id=fr["event_id"],
+            received_at=fr["timestamp"],
+            user_id=fr.get("user_id"),
+            decision=fr.get("decision"),
+            rationale=fr.get("rationale"),
+            received_position=position,
+        )
+
+    def applied(self, position: int, fr: Mapping[str, Any]) -> None:
+        row = self._decision(position, fr)
+        row["applied_at"] = fr["timestamp"]
+        row["applied_decision"] = fr.get("decision") or _effective(row)
+
+
+def _effective(row: Mapping[str, Any]) -> str | None:
+    # The human's answer when there is one, else the 001's (GateEvaluation.effective_decision).
+    human: str | None = row["human_decision"]
+    model: str | None = row["model_decision"]
+    return human if human is not None else model
+
+
+def _settle(row: dict[str, Any]) -> None:
+    row["effective_decision"] = _effective(row)
+    row["status"] = decision_status(
+        applied_decision=row["applied_decision"],
+        pending_request=row["pending_request_id"] is not None,
+        signed=row["signed_at"] is not None,
+        halt=is_locked_halt(row["automation_level"], row["verdict"], row["model_decision"]),
+        human_decision=row["human_decision"],
+    )
+
+
+def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    schema = SCHEMAS[name]
+    return pa.table(
+        {f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema
+    )
+
+
+def _events_table(
+    positions: list[int], parsed: list[dict[str, Any]], batch: Sequence[tuple[int, bytes]]
+) -> pa.Table:
+    schema = SCHEMAS["events"]
+    fr_ids = _FR_IDS
+    columns = {
+        "position": positions,
+        "event_id": [fr["event_id"] for fr in parsed],
+        "type": [fr["type"] for fr in parsed],
+        "fr_id": [fr_ids[fr["type"]] for fr in parsed],
+        "decision_id": [fr["decision_id"] for fr in parsed],
+        "timestamp": [fr["timestamp"] for fr in parsed],
+        "actor": [fr["actor"] for fr in parsed],
+        "gate_type": [fr["gate_type"] for fr in parsed],
+        "target_ref": [fr["target_ref"] for fr in parsed],
+        "automation_level": [fr["automation_level"] for fr in parsed],
+        "decision": [fr.get("decision") for fr in parsed],
+        "confidence": [fr.get("confidence") for fr in parsed],
+        "model_id": [fr.get("model_id") for fr in parsed],
+        "user_id": [fr.get("user_id") for fr in parsed],
+        # The stored canonical bytes are already the normalised event as JSON text.
+        "fr": [state.decode() for _, state in batch],
+    }
+    return pa.table(
+        {f.name: pa.array(columns[f.name], f.type) for f in schema}, schema=schema
+    )
+
