@@ -44,28 +44,25 @@ SOURCE: Final = "govledger"
 
 
 #: Table name -> DDL. Typed columns, one row per fact; README documents every column.
+#: Keys (events.position, decisions.decision_id, ...) are unique by construction: a
+#: batch and its position commit together, and a batch folds each decision to one row.
+#: They carry no PRIMARY KEY index on purpose: maintaining the ART indexes (and
+#: INSERT OR REPLACE through them) made a catch-up more than twice as slow.
 TABLES: Final[Mapping[str, str]] = {
     "events": """
         CREATE TABLE IF NOT EXISTS events (
-            position BIGINT PRIMARY KEY,
+            position BIGINT NOT NULL,
             event_id VARCHAR NOT NULL,
             type VARCHAR NOT NULL,
             fr_id VARCHAR NOT NULL,
             decision_id VARCHAR NOT NULL,
             timestamp TIMESTAMPTZ NOT NULL,
             actor VARCHAR NOT NULL,
-            gate_type VARCHAR NOT NULL,
-            target_ref VARCHAR NOT NULL,
-            automation_level VARCHAR NOT NULL,
-            decision VARCHAR,
-            confidence DOUBLE,
-            model_id VARCHAR,
-            user_id VARCHAR,
             fr JSON NOT NULL
         )""",
     "decisions": """
         CREATE TABLE IF NOT EXISTS decisions (
-            decision_id VARCHAR PRIMARY KEY,
+            decision_id VARCHAR NOT NULL,
             gate_type VARCHAR NOT NULL,
             target_ref VARCHAR NOT NULL,
             automation_level VARCHAR NOT NULL,
@@ -97,7 +94,7 @@ TABLES: Final[Mapping[str, str]] = {
         )""",
     "auto_signatures": """
         CREATE TABLE IF NOT EXISTS auto_signatures (
-            auto_signature_id VARCHAR PRIMARY KEY,
+            auto_signature_id VARCHAR NOT NULL,
             schema_version VARCHAR NOT NULL,
             decision_id VARCHAR NOT NULL,
             gate_type VARCHAR NOT NULL,
@@ -109,7 +106,7 @@ TABLES: Final[Mapping[str, str]] = {
         )""",
     "human_interventions": """
         CREATE TABLE IF NOT EXISTS human_interventions (
-            request_event_id VARCHAR PRIMARY KEY,
+            request_event_id VARCHAR NOT NULL,
             decision_id VARCHAR NOT NULL,
             gate_type VARCHAR NOT NULL,
             target_ref VARCHAR NOT NULL,
@@ -127,7 +124,7 @@ TABLES: Final[Mapping[str, str]] = {
         )""",
     "locked_halts": """
         CREATE TABLE IF NOT EXISTS locked_halts (
-            decision_id VARCHAR PRIMARY KEY,
+            decision_id VARCHAR NOT NULL,
             gate_type VARCHAR NOT NULL,
             target_ref VARCHAR NOT NULL,
             decision VARCHAR NOT NULL,
@@ -165,13 +162,15 @@ _TS = "CAST(upper({0}) AS TIMESTAMPTZ)"
 _WRITES: Final[Mapping[str, str]] = {
     "events": (
         "INSERT INTO events SELECT position, event_id, type, fr_id, decision_id, "
-        f"{_TS.format('timestamp')}, actor, gate_type, target_ref, automation_level, "
-        "decision, confidence, model_id, user_id, fr FROM batch"
+        f"{_TS.format('timestamp')}, actor, fr FROM batch"
     ),
-    # Later events update a decision: the batch is folded in Python first, so each
-    # decision_id appears once here and one upsert writes its final row.
+    # Later events move a decision on: the batch is folded in Python first, so each
+    # decision_id appears once here; its stored row (if any) was deleted just before.
+    "decisions_replaced": (
+        "DELETE FROM decisions WHERE decision_id IN (SELECT decision_id FROM batch)"
+    ),
     "decisions": (
-        "INSERT OR REPLACE INTO decisions SELECT decision_id, gate_type, target_ref, "
+        "INSERT INTO decisions SELECT decision_id, gate_type, target_ref, "
         "automation_level, model_decision, confidence, threshold, verdict, "
         "effective_decision, status, actor, model_id, wp_id, mt_id, job_id, rationale, "
         f"evidence_refs, {_TS.format('created_at')}, {_TS.format('signed_at')}, "
@@ -184,18 +183,20 @@ _WRITES: Final[Mapping[str, str]] = {
         f"gate_type, target_ref, {_TS.format('created_at')}, actor_kind, model_id, position "
         "FROM batch"
     ),
+    "human_interventions_answers": (
+        "UPDATE human_interventions h SET received_event_id = b.received_event_id, "
+        f"received_at = {_TS.format('b.received_at')}, user_id = b.user_id, "
+        "decision = b.decision, rationale = b.rationale, "
+        "received_position = b.received_position, "
+        f"wait_seconds = epoch({_TS.format('b.received_at')}) - epoch(h.requested_at) "
+        "FROM batch b WHERE h.request_event_id = b.request_event_id"
+    ),
     "human_interventions": (
-        # An answer whose request an earlier batch wrote keeps the stored request columns.
         "INSERT INTO human_interventions SELECT request_event_id, decision_id, "
         f"gate_type, target_ref, automation_level, {_TS.format('requested_at')}, "
         f"request_reason, received_event_id, {_TS.format('received_at')}, user_id, decision, "
         f"rationale, epoch({_TS.format('received_at')}) - epoch({_TS.format('requested_at')}), "
-        "requested_position, received_position FROM batch "
-        "ON CONFLICT (request_event_id) DO UPDATE SET "
-        "received_event_id = excluded.received_event_id, received_at = excluded.received_at, "
-        "user_id = excluded.user_id, decision = excluded.decision, "
-        "rationale = excluded.rationale, received_position = excluded.received_position, "
-        "wait_seconds = epoch(excluded.received_at) - epoch(human_interventions.requested_at)"
+        "requested_position, received_position FROM batch"
     ),
     "locked_halts": (
         "INSERT INTO locked_halts SELECT decision_id, gate_type, target_ref, decision, "

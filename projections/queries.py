@@ -88,9 +88,12 @@ REPORTS: Final[Mapping[str, Report]] = {
         "decisions where the human answered differently from the model",
     ),
     "target": Report(
-        "SELECT position, timestamp, fr_id, type, decision_id, gate_type, automation_level, "
-        "actor, decision, confidence, model_id, user_id FROM events WHERE target_ref = ? "
-        "ORDER BY position",
+        "SELECT e.position, e.timestamp, e.fr_id, e.type, e.decision_id, d.gate_type, "
+        "d.automation_level, e.actor, e.fr->>'decision' AS decision, "
+        "CAST(e.fr->>'confidence' AS DOUBLE) AS confidence, e.fr->>'model_id' AS model_id, "
+        "e.fr->>'user_id' AS user_id "
+        "FROM events e JOIN decisions d ON d.decision_id = e.decision_id "
+        "WHERE d.target_ref = ? ORDER BY e.position",
         "the full event history of one target_ref, in store order",
         argument="TARGET_REF",
     ),
