@@ -58,8 +58,8 @@ def _input(name: str) -> Iterator[IO[bytes]]:
     try:
         handle = open(name, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        msg = f"govledger: cannot read {name}: {exc.strerror}"
-        raise SystemExit(msg) from None
+        print(f"govledger: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2) from None
     with handle:
         yield handle
 

@@ -109,7 +109,7 @@ class GovernanceLedger(Application[UUID]):
         self._cache: OrderedDict[UUID, GateEvaluation] = OrderedDict()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # LedgerConfig is the only reader of the process environment: do not merge os.environ.
+        # LedgerConfig is the only reader of the process environment: never merge it in here.
         return Environment(name, dict(env or {}))
 
     # --- ingestion -----------------------------------------------------------------
@@ -163,6 +163,8 @@ class GovernanceLedger(Application[UUID]):
         seen: dict[str, bytes] = {}
         for entry in judged:
             if isinstance(entry, LedgerError):
+                if atomic:
+                    raise entry
                 results.append(AppendResult(entry.event_id, REJECTED, entry))
                 continue
             fr, fingerprint = entry
@@ -179,6 +181,8 @@ class GovernanceLedger(Application[UUID]):
                 else:
                     aggregate.record(fr)
             except DuplicateEventError as exc:
+                if atomic:
+                    raise
                 status = DUPLICATE if exc.identical else REJECTED
                 results.append(AppendResult(fr["event_id"], status, exc))
                 continue
@@ -237,18 +241,22 @@ class GovernanceLedger(Application[UUID]):
                 f"could not read the event store {self.config.store_label}: {exc}", rule="store"
             ) from None
 
-    def _load(self, oids: set[UUID]) -> dict[UUID, GateEvaluation]:
+    def _load(self, oids: set[UUID], *, cached: bool = True) -> dict[UUID, GateEvaluation]:
         """
         Current aggregates for ``oids`` (absent ones are new decisions), cache first.
+
+        The cache only speeds up writes: a stale entry (another process appended) makes the
+        insert collide on (aggregate, version), and the batch is judged again from the store.
+        Reads for callers pass ``cached=False``.
         """
         found: dict[UUID, GateEvaluation] = {}
         missing: list[UUID] = []
         for oid in oids:
-            cached = self._cache.get(oid)
-            if cached is None:
+            cached_agg = self._cache.get(oid) if cached else None
+            if cached_agg is None:
                 missing.append(oid)
             else:
-                found[oid] = cached
+                found[oid] = cached_agg
         if missing:
             try:
                 stored = self.recorder.select_events_many(missing)  # type: ignore[attr-defined]
@@ -271,7 +279,8 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
-        return self._load({aggregate_id(decision_id)}).get(aggregate_id(decision_id))
+        oid = aggregate_id(decision_id)
+        return self._load({oid}, cached=False).get(oid)
 
     def decision(self, decision_id: str) -> DecisionRecord | None:
         """
@@ -466,8 +475,124 @@ class GovernanceLedger(Application[UUID]):
             sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=decision))
         return self._record_sequence(decision_id, sequence, agg.outcome)
 
+    # --- step commands: for orchestrators that drive each step themselves ---------------
+
+    def create_decision(  # noqa: PLR0913 - the spec's fields, by name
+        self,
+        gate_type: str,
+        target_ref: str,
+        automation_level: str,
+        decision: str | None,
+        confidence: float | None,
+        rationale: str = "",
+        evidence_refs: Sequence[str] | None = None,
+        model_id: str | None = None,
+        *,
+        decision_id: str | None = None,
+        event_id: str | None = None,
+        actor: str = "agent",
+        **correlation: str,
+    ) -> GateOutcome:
+        """
+        Record only the 001; the caller drives the rest (``auto_sign``, ``apply_decision``...).
+
+        The ledger still refuses what the rules forbid, e.g. an approving 001 under
+        LOCKED where a human would be needed (``locked_halt``).
+        """
+        base: dict[str, Any] = {
+            "decision_id": decision_id or str(uuid.uuid4()),
+            "gate_type": gate_type,
+            "target_ref": target_ref,
+            "automation_level": automation_level,
+            **correlation,
+        }
+        created = self._fr(
+            "gov_decision_created",
+            base,
+            actor=actor,
+            event_id=event_id,
+            decision=decision,
+            confidence=confidence,
+            rationale=rationale,
+            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            model_id=model_id,
+        )
+        return self._step(created)
+
+    def auto_sign(
+        self,
+        decision_id: str,
+        model_id: str | None = None,
+        confidence: float | None = None,
+        *,
+        event_id: str | None = None,
+    ) -> GateOutcome:
+        """
+        Record an AutoSignature (003); ``forbidden_gate`` where the table forbids it.
+        """
+        return self._step(
+            self._next(decision_id, "gov_auto_signature_created", "agent", event_id=event_id,
+                       model_id=model_id, confidence=confidence)
+        )
+
+    def request_human_intervention(
+        self, decision_id: str, rationale: str = "", *, event_id: str | None = None
+    ) -> GateOutcome:
+        """
+        Record a human intervention request (004); ``locked_halt`` under LOCKED.
+        """
+        return self._step(
+            self._next(decision_id, "gov_human_intervention_requested", "system",
+                       event_id=event_id, rationale=rationale)
+        )
+
+    def apply_decision(
+        self, decision_id: str, decision: str | None = None, *, event_id: str | None = None
+    ) -> GateOutcome:
+        """
+        Close the gate (002) with the effective decision (or ``decision``, which must match it).
+        """
+        agg = self._existing(decision_id)
+        return self._step(
+            self._next(decision_id, "gov_decision_applied", "system", event_id=event_id,
+                       decision=decision or agg.effective_decision, agg=agg)
+        )
+
+    def _existing(self, decision_id: str) -> GateEvaluation:
+        agg = self.gate(decision_id)
+        if agg is None:
+            raise SequenceViolationError(
+                f"decision_id {decision_id!r} does not exist: every later event needs its "
+                "gov_decision_created first (2.6.8.12.6.4)",
+                field="decision_id",
+                rule="2.6.8.12.6.4",
+                decision_id=decision_id,
+            )
+        return agg
+
+    def _next(
+        self,
+        decision_id: str,
+        event_type: str,
+        actor: str,
+        *,
+        agg: GateEvaluation | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        agg = agg or self._existing(decision_id)
+        base = {
+            "decision_id": decision_id,
+            "gate_type": agg.gate_type,
+            "target_ref": agg.target_ref,
+            "automation_level": agg.automation_level.value,
+        }
+        return self._fr(event_type, base, actor=actor, **fields)
+
+    def _step(self, fr: dict[str, Any]) -> GateOutcome:
+        return self._record_sequence(fr["decision_id"], [fr], None)
+
     def _record_sequence(
-        self, decision_id: str, sequence: list[dict[str, Any]], outcome: Outcome
+        self, decision_id: str, sequence: list[dict[str, Any]], outcome: Outcome | None
     ) -> GateOutcome:
         # The ledger decided: either the whole sequence is stored or none of it is.
         for attempt in range(_RETRIES):
@@ -483,6 +608,7 @@ class GovernanceLedger(Application[UUID]):
                 raise result.error
         agg = self.gate(decision_id)
         assert agg is not None  # noqa: S101 - it was just stored
+        outcome = outcome or agg.outcome
         return GateOutcome(
             decision_id=decision_id,
             status=agg.status,
@@ -498,7 +624,7 @@ class GovernanceLedger(Application[UUID]):
     def _fr(event_type: str, base: Mapping[str, Any], *, actor: str, **fields: Any) -> dict[str, Any]:
         fr: dict[str, Any] = {
             "type": event_type,
-            "event_id": str(uuid.uuid4()),
+            "event_id": fields.pop("event_id", None) or str(uuid.uuid4()),
             "timestamp": _now(),
             "actor": actor,
             **base,

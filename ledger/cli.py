@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = replace(config, projection=args.projection)
     try:
         return int(args.handler(args, config))
+    except SystemExit as exc:  # a handler's usage error (e.g. an unreadable input file)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except StoreError as exc:
         _print_error(exc)
         return EXIT_STORE

@@ -217,6 +217,7 @@ class GateEvaluation(Aggregate):
         """
         Start a decision with its FR-EVT-GOV-001.
         """
+        check_event_alone(fr)
         if fr["type"] != CREATED:
             raise SequenceViolationError(
                 f"{fr['type']} for decision_id {fr['decision_id']!r}, which has no "
@@ -226,7 +227,6 @@ class GateEvaluation(Aggregate):
                 rule="2.6.8.12.6.4",
                 **_ids(fr),
             )
-        check_event_alone(fr)
         return cls._create(
             ev.DecisionCreated,
             id=aggregate_id(fr["decision_id"]),
@@ -259,6 +259,8 @@ class GateEvaluation(Aggregate):
         """
         event_type = fr["type"]
         ids = _ids(fr)
+        # What the event alone forbids is refused first, so ingest and validate agree.
+        check_event_alone(fr)
         if event_type == CREATED:
             raise SequenceViolationError(
                 f"decision_id {self.decision_id!r} already has its gov_decision_created; a "
@@ -278,7 +280,6 @@ class GateEvaluation(Aggregate):
                     rule="2.6.8.12.6.3",
                     **ids,
                 )
-        check_event_alone(fr)
         if self.applied_decision is not None:
             raise SequenceViolationError(
                 f"{event_type} after gov_decision_applied: nothing follows FR-EVT-GOV-002 "

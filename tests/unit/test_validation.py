@@ -1,0 +1,262 @@
+"""Shape validation of FR-EVT-GOV events against schemas/ (11.5.1, 11.5.4, 11.5.7)."""
+
+from __future__ import annotations
+
+import copy
+
+import fastjsonschema
+import pytest
+from hypothesis import given, settings
+
+from ledger import _schemas
+from ledger.errors import InvalidSchemaError, LedgerError, UnknownEventTypeError
+from ledger.validation import normalise
+from tests.strategies import mutated_events, valid_events
+
+VALID = {
+    "type": "gov_decision_created",
+    "event_id": "5b1c2a2e-6c2b-4b1a-9a55-7d0f3f2d8a11",
+    "timestamp": "2026-02-19T15:00:00Z",
+    "actor": "agent",
+    "decision_id": "dec-1",
+    "gate_type": "SpecApproval",
+    "target_ref": "WP-1-Example",
+    "automation_level": "HYBRID",
+    "decision": "approve",
+    "confidence": 0.9,
+    "rationale": "spec is complete",
+    "evidence_refs": ["artifact://wp-1/report.md"],
+}
+
+
+def with_(**changes):
+    event = copy.deepcopy(VALID)
+    for key, value in changes.items():
+        if value is ...:
+            event.pop(key)
+        else:
+            event[key] = value
+    return event
+
+
+def refused(event) -> InvalidSchemaError:
+    with pytest.raises(InvalidSchemaError) as info:
+        normalise(event)
+    return info.value
+
+
+def test_a_complete_event_is_accepted_unchanged():
+    """
+    11.5.7: an event with the base and governance fields validates and is returned as is.
+    """
+    assert normalise(VALID) == VALID
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["type", "event_id", "timestamp", "actor", "decision_id", "gate_type", "target_ref",
+     "automation_level"],
+)
+def test_required_fields_are_required(field):
+    """
+    11.5.1 / 11.5.7: a missing required key is invalid_schema naming the field.
+    """
+    error = refused(with_(**{field: ...}))
+    assert error.code == "invalid_schema"
+    assert error.field == field
+    assert error.rule == "required"
+    assert field in error.message
+
+
+def test_an_undeclared_key_is_refused_by_name():
+    """
+    Closed objects: a key outside the 11.5.1 base and 11.5.7 fields is refused.
+    """
+    error = refused(with_(outcome="approved"))
+    assert (error.field, error.rule) == ("outcome", "additionalProperties")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("event_id", "not-a-uuid", "pattern"),
+        ("event_id", "00000000-0000-0000-0000-000000000000", "pattern"),
+        ("timestamp", "2026-02-19T15:00:00", "pattern"),  # no time zone
+        ("timestamp", "2026-02-30T15:00:00Z", "format"),  # no such day
+        ("timestamp", "19 Feb 2026", "pattern"),
+        ("actor", "model", "enum"),
+        ("confidence", True, "type"),
+        ("confidence", None, "type"),
+        ("confidence", "0.9", "type"),
+        ("confidence", 1.0000001, "maximum"),
+        ("confidence", -0.1, "minimum"),
+        ("decision", "approved", "enum"),
+        ("decision_id", "", "minLength"),
+        ("target_ref", "", "minLength"),
+        ("gate_type", 7, "type"),
+        ("evidence_refs", "artifact://one", "type"),
+        ("automation_level", "MANUAL", "enum"),
+        ("automation_level", "hybrid", "enum"),
+    ],
+)
+def test_field_rules_name_the_field_and_the_rule(field, value, rule):
+    """
+    11.5.4 HARD: wrong types and invalid enum values are refused, naming field and rule.
+    """
+    error = refused(with_(**{field: value}))
+    assert error.field == field
+    assert error.rule == rule
+    assert field in error.message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_confidence_must_be_a_finite_number(value):
+    """
+    11.5.7: confidence is a JSON number in [0, 1]; NaN and Infinity are not JSON numbers.
+    """
+    error = refused(with_(confidence=value))
+    assert error.field == "confidence"
+
+
+@pytest.mark.parametrize(
+    ("field", "ok", "too_long"),
+    [
+        ("rationale", "r" * 4096, "r" * 4097),
+        ("decision_id", "d" * 1024, "d" * 1025),
+        ("target_ref", "t" * 1024, "t" * 1025),
+        ("evidence_refs", ["e"] * 64, ["e"] * 65),
+        ("model_id", "m" * 1024, "m" * 1025),
+    ],
+)
+def test_no_unbounded_text(field, ok, too_long):
+    """
+    11.5.4: rationale <= 4,096 chars, ids/refs <= 1,024, evidence_refs <= 64 items.
+    """
+    assert normalise(with_(**{field: ok}))[field] == ok
+    error = refused(with_(**{field: too_long}))
+    assert error.field == field
+    assert error.rule in ("maxLength", "maxItems")
+
+
+@pytest.mark.parametrize(("legacy", "stored"), [("ASSISTED", "HYBRID"), ("SUPERVISED", "HYBRID")])
+def test_legacy_levels_are_stored_as_hybrid(legacy, stored):
+    """
+    2.6.8.12.6.1: legacy ASSISTED/SUPERVISED MUST be normalised to HYBRID at ingestion.
+    """
+    assert normalise(with_(automation_level=legacy))["automation_level"] == stored
+
+
+def test_locked_is_accepted_even_where_older_snippets_enumerate_three_levels():
+    """
+    2.6.8.12.6.1: any automation_level field MUST accept the canonical set including LOCKED.
+    """
+    assert normalise(with_(automation_level="LOCKED"))["automation_level"] == "LOCKED"
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "FR-EVT-GOV-SELF-APPROVED",
+        "FR-EVT-GOV-APPROVED-WITH-WARNINGS",
+        "governance_decision",
+        "self_approval",
+        "human_escalation",
+        "human_override",
+        "automation_level_change",
+        "FR-EVT-GOV-001",
+        "cloud_escalation_requested",
+        "work_profile_changed",
+        "gov_gate_transition",
+        "GOV_DECISION_CREATED",
+        "",
+    ],
+)
+def test_only_the_five_type_strings_exist(event_type):
+    """
+    2.6.8.12.6.4 / 11.5.7: deprecated aliases, Stage 9.1.2 names and other families are unknown.
+    """
+    with pytest.raises(UnknownEventTypeError) as info:
+        normalise(with_(type=event_type))
+    assert info.value.code == "unknown_event_type"
+    assert info.value.field == "type"
+
+
+@pytest.mark.parametrize("not_an_object", [[], "event", 3, None, True])
+def test_an_event_is_a_json_object(not_an_object):
+    """
+    11.5.1: an event MUST be serialisable as a single JSON object.
+    """
+    assert refused(not_an_object).code == "invalid_schema"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_" + "a" * 36,
+        "xoxb-1234567890-abcdefghij",
+        "sk-" + "A1b2" * 6,
+        "AIza" + "B" * 35,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "password=hunter2hunter2",
+    ],
+)
+@pytest.mark.parametrize("field", ["rationale", "target_ref", "evidence_refs"])
+def test_credentials_are_refused_and_never_echoed(secret, field):
+    """
+    11.5.4 and the work packet's risk map: events carry refs, not payloads or secrets.
+    """
+    value = [f"see {secret}"] if field == "evidence_refs" else f"see {secret}"
+    error = refused(with_(**{field: value}))
+    assert error.rule == "not"
+    assert error.field.startswith(field)
+    assert secret not in error.message
+    assert "credential" in error.message
+
+
+def test_a_lone_surrogate_is_refused_by_field():
+    """
+    Events are UTF-8 JSON: a string with no UTF-8 form is invalid_schema, naming its field.
+    """
+    error = refused(with_(rationale="half a pair: \ud800"))
+    assert error.field == "rationale"
+
+
+@given(valid_events())
+def test_every_generated_valid_event_is_accepted(event):
+    """
+    The schemas accept every combination of declared fields within their bounds.
+    """
+    normalised = normalise(event)
+    assert normalised["automation_level"] in ("FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED")
+    assert {k: v for k, v in normalised.items() if k != "automation_level"} == {
+        k: v for k, v in event.items() if k != "automation_level"
+    }
+
+
+@settings(max_examples=300)
+@given(mutated_events())
+def test_mutations_are_either_valid_or_refused_with_a_code(event):
+    """
+    Nothing raises but a LedgerError; what is accepted re-validates against its schema.
+    """
+    try:
+        normalised = normalise(event)
+    except LedgerError as exc:
+        assert exc.code in ("invalid_schema", "unknown_event_type")
+    else:
+        _schemas.validator(normalised["type"])(normalised)
+
+
+def test_schemas_are_draft07_and_closed():
+    """
+    Schemas are JSON Schema draft-07 (fastjsonschema ignores newer keywords); objects are closed.
+    """
+    for name in [*_schemas.EVENT_SCHEMAS, "gov_automation_event", *_schemas.ARTIFACT_SCHEMAS]:
+        schema = _schemas.load(name)
+        assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert _schemas.load("gov_automation_event")["additionalProperties"] is False
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        _schemas.validator("hsk.gov_decision@0.4")({"schema_version": "hsk.governance_decision@0.4"})
