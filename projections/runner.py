@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from projections import _duckdb
 from projections._errors import ProjectionError
@@ -23,11 +23,10 @@ from projections.views import fold
 if TYPE_CHECKING:
     import duckdb
 
-    from ledger.application import GovernanceLedger
-
 __all__ = [
     "DEFAULT_BATCH",
     "CatchUp",
+    "NotificationLog",
     "Replay",
     "Wakeups",
     "catch_up",
@@ -39,6 +38,25 @@ __all__ = [
 #: Events per DuckDB transaction: large enough that Arrow inserts dominate, small enough
 #: that a stopped projector redoes little.
 DEFAULT_BATCH: Final = 10_000
+
+
+class NotificationLog(Protocol):
+    """
+    What the read side needs from the ledger (``GovernanceLedger`` provides it).
+
+    The read side depends on this shape, not on the write side's application.
+    """
+
+    @property
+    def recorder(self) -> Any: ...
+
+    def stored_events(
+        self, *, start: int = 1, limit: int = 1000, stop: int | None = None
+    ) -> Iterator[tuple[int, bytes]]: ...
+
+    def position_at(self, moment: datetime) -> int: ...
+
+    def max_position(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +86,7 @@ def _never() -> bool:
 
 
 def _batches(
-    ledger: GovernanceLedger, start: int, stop: int, size: int
+    ledger: NotificationLog, start: int, stop: int, size: int
 ) -> Iterator[list[tuple[int, bytes]]]:
     batch: list[tuple[int, bytes]] = []
     for item in ledger.stored_events(start=start, limit=size, stop=stop):
@@ -81,7 +99,7 @@ def _batches(
 
 
 def catch_up(
-    ledger: GovernanceLedger,
+    ledger: NotificationLog,
     con: duckdb.DuckDBPyConnection,
     *,
     batch_size: int = DEFAULT_BATCH,
@@ -121,7 +139,7 @@ def catch_up(
 
 
 def rebuild(
-    ledger: GovernanceLedger,
+    ledger: NotificationLog,
     con: duckdb.DuckDBPyConnection,
     *,
     batch_size: int = DEFAULT_BATCH,
@@ -136,7 +154,7 @@ def rebuild(
 
 
 def replay_as_of(
-    ledger: GovernanceLedger,
+    ledger: NotificationLog,
     path: str | Path,
     moment: datetime,
     *,
@@ -169,7 +187,7 @@ class Wakeups:
     both paths project through exactly the same code.
     """
 
-    def __init__(self, ledger: GovernanceLedger, after: int) -> None:
+    def __init__(self, ledger: NotificationLog, after: int) -> None:
         self._event = threading.Event()
         self._subscription: Any = None
         subscribe = getattr(ledger.recorder, "subscribe", None)
@@ -218,7 +236,7 @@ class Wakeups:
 
 
 def follow(  # noqa: PLR0913 - the knobs of a long-running loop
-    ledger: GovernanceLedger,
+    ledger: NotificationLog,
     open_projection: Callable[[], duckdb.DuckDBPyConnection],
     *,
     interval: float = 0.5,

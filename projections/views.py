@@ -18,7 +18,7 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from ledger import events as ev
+import ledger.events as ev
 from ledger.gate import decision_status, is_locked_halt
 from ledger.policy import Outcome, evaluate
 from ledger.vocabulary import AutomationLevel, GateType
