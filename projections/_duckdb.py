@@ -188,14 +188,15 @@ _WRITES: Final[Mapping[str, str]] = {
         f"received_at = {_TS.format('b.received_at')}, user_id = b.user_id, "
         "decision = b.decision, rationale = b.rationale, "
         "received_position = b.received_position, "
-        f"wait_seconds = epoch({_TS.format('b.received_at')}) - epoch(h.requested_at) "
+        f"wait_seconds = (epoch_us({_TS.format('b.received_at')}) - epoch_us(h.requested_at)) / 1e6 "
         "FROM batch b WHERE h.request_event_id = b.request_event_id"
     ),
     "human_interventions": (
         "INSERT INTO human_interventions SELECT request_event_id, decision_id, "
         f"gate_type, target_ref, automation_level, {_TS.format('requested_at')}, "
         f"request_reason, received_event_id, {_TS.format('received_at')}, user_id, decision, "
-        f"rationale, epoch({_TS.format('received_at')}) - epoch({_TS.format('requested_at')}), "
+        f"rationale, (epoch_us({_TS.format('received_at')}) - epoch_us({_TS.format('requested_at')})) "
+        "/ 1e6, "
         "requested_position, received_position FROM batch"
     ),
     "locked_halts": (
@@ -319,11 +320,10 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table])
     for name, table in tables.items():
         if table.num_rows == 0:
             continue
-        con.register("batch", table)
-        try:
-            con.execute(_WRITES[name])
-        finally:
-            con.unregister("batch")
+        # DuckDB finds ``batch`` among this frame's locals (a replacement scan), which
+        # costs a fraction of register()/unregister() per statement.
+        batch = table  # noqa: F841 - read by name from the SQL
+        con.execute(_WRITES[name])
 
 
 _DECISION_STATE_SQL: Final = (
@@ -344,13 +344,10 @@ def load_decisions(
     """
     if not decision_ids:
         return {}
-    con.register("wanted", pa.table({"decision_id": pa.array(decision_ids, pa.string())}))
-    try:
-        cursor = con.execute(_DECISION_STATE_SQL)
-        names = [d[0] for d in cursor.description]
-        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
-    finally:
-        con.unregister("wanted")
+    wanted = pa.table({"decision_id": pa.array(decision_ids, pa.string())})  # noqa: F841
+    cursor = con.execute(_DECISION_STATE_SQL)
+    names = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
 
 def table_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
