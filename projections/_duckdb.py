@@ -18,9 +18,11 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from ledger.events import FR_IDS
 from projections._errors import ProjectionBusyError, ProjectionError, ReadOnlyQueryError
 
 __all__ = [
+    "CHECKPOINT_THRESHOLD",
     "SOURCE",
     "TABLES",
     "ProjectionBusyError",
@@ -155,14 +157,18 @@ _BOOKKEEPING: Final = {
         )""",
 }
 
+_FR_ID_CASES: Final = " ".join(f"WHEN '{t}' THEN '{i}'" for t, i in sorted(FR_IDS.items()))
+
 # Timestamps arrive as RFC 3339 text (``t``/``z`` allowed); DuckDB wants upper case.
 _TS = "CAST(upper({0}) AS TIMESTAMPTZ)"
 
 #: How each table's rows are written from an Arrow batch of the same column names.
 _WRITES: Final[Mapping[str, str]] = {
     "events": (
-        "INSERT INTO events SELECT position, event_id, type, fr_id, decision_id, "
-        f"{_TS.format('timestamp')}, actor, fr FROM batch"
+        "INSERT INTO events SELECT position, j[1], j[2], "
+        f"CASE j[2] {_FR_ID_CASES} END, j[3], {_TS.format('j[4]')}, j[5], fr FROM ("
+        "SELECT position, fr, json_extract_string(fr, "
+        "['$.event_id', '$.type', '$.decision_id', '$.timestamp', '$.actor']) AS j FROM batch)"
     ),
     # Later events move a decision on: the batch is folded in Python first, so each
     # decision_id appears once here; its stored row (if any) was deleted just before.
@@ -188,15 +194,16 @@ _WRITES: Final[Mapping[str, str]] = {
         f"received_at = {_TS.format('b.received_at')}, user_id = b.user_id, "
         "decision = b.decision, rationale = b.rationale, "
         "received_position = b.received_position, "
-        f"wait_seconds = (epoch_us({_TS.format('b.received_at')}) - epoch_us(h.requested_at)) / 1e6 "
+        f"wait_seconds = (epoch_us({_TS.format('b.received_at')}) "
+        "- epoch_us(h.requested_at)) / 1e6 "
         "FROM batch b WHERE h.request_event_id = b.request_event_id"
     ),
     "human_interventions": (
         "INSERT INTO human_interventions SELECT request_event_id, decision_id, "
         f"gate_type, target_ref, automation_level, {_TS.format('requested_at')}, "
         f"request_reason, received_event_id, {_TS.format('received_at')}, user_id, decision, "
-        f"rationale, (epoch_us({_TS.format('received_at')}) - epoch_us({_TS.format('requested_at')})) "
-        "/ 1e6, "
+        f"rationale, (epoch_us({_TS.format('received_at')}) "
+        f"- epoch_us({_TS.format('requested_at')})) / 1e6, "
         "requested_position, received_position FROM batch"
     ),
     "locked_halts": (
@@ -207,6 +214,8 @@ _WRITES: Final[Mapping[str, str]] = {
 }
 
 _LOCK_WAIT_SECONDS: Final = 5.0
+#: WAL size at which a writing connection checkpoints (and always on close).
+CHECKPOINT_THRESHOLD: Final = "1GB"
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -239,6 +248,11 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             ) from None
     # Deterministic text for TIMESTAMPTZ, whatever the machine's zone.
     con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        # Fewer checkpoints: each one rewrites the row groups that later batches touched
+        # (decision rows are replaced, answers update requests), so checkpointing every
+        # 16 MB of WAL (the default) made commits the largest cost of a long catch-up.
+        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     if not read_only:
         create_tables(con)
     return con

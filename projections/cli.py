@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -86,7 +87,7 @@ def _positive(text: str) -> int:
 
 def _moment(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.upper())  # 3.11 reads Z as UTC
     except ValueError:
         msg = f"not an RFC 3339 moment: {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
@@ -97,7 +98,7 @@ def _moment(text: str) -> datetime:
 
 
 def _say(text: str) -> None:
-    print(f"govledger: {text}", file=sys.stderr)
+    sys.stderr.write(f"govledger: {text}\n")
 
 
 # --- project ----------------------------------------------------------------------
@@ -246,13 +247,19 @@ def _export(args: argparse.Namespace, config: LedgerConfig) -> int:
 
 
 def _replay(args: argparse.Namespace, config: LedgerConfig) -> int:
+    if Path(args.to).resolve() == Path(config.projection).resolve():
+        _say(
+            f"replay: {args.to} is the live projection; an as-of replay is frozen at its "
+            "cut, so write it to another file"
+        )
+        return 2
     with GovernanceLedger(config) as ledger:
         done = runner.replay_as_of(ledger, args.to, args.as_of, batch_size=args.batch_size)
         total = ledger.max_position()
     moment = done.as_of.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    print(
+    sys.stdout.write(
         f"replay: as of {moment} the store had recorded {done.events} events "
-        f"(cut at position {done.position} of {total}); projected them into {args.to}"
+        f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
     )
     return 0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from projections import _duckdb
-from projections._errors import ProjectionError
+from projections._errors import ProjectionBusyError, ProjectionError
 from projections.views import fold
 
 if TYPE_CHECKING:
@@ -124,18 +124,87 @@ def catch_up(
     if target <= start:
         return CatchUp(start, start, 0)
 
-    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return _duckdb.load_decisions(con, ids)
+    # The rows the previous batch wrote: most decisions a batch continues were created in
+    # the batch just before, and this process is the file's only writer while it runs.
+    recent: dict[str, dict[str, Any]] = {}
+    # Reads go through their own connection: they see committed batches only, while the
+    # writer thread may hold ``con`` in the middle of the previous batch's transaction.
+    reader = con.cursor()
 
-    for batch in _batches(ledger, start + 1, target, batch_size):
-        with _duckdb.transaction(con):
-            _duckdb.write_tables(con, fold(batch, load))
-            _duckdb.record_position(con, batch[-1][0])
-        end = batch[-1][0]
-        applied += len(batch)
-        if should_stop():
-            break
+    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = {i: recent[i] for i in ids if i in recent}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(_duckdb.load_decisions(reader, missing))
+        return found
+
+    writer = _Writer(con)
+    try:
+        for batch in _batches(ledger, start + 1, target, batch_size):
+            written: dict[str, dict[str, Any]] = {}
+            tables = fold(batch, load, written)
+            done = writer.submit(tables, batch[-1][0], len(batch))
+            if done is not None:
+                end, applied = done[0], applied + done[1]
+            recent = written
+            if should_stop():
+                break
+    finally:
+        # Whatever happens, the batch in flight commits or rolls back as a whole.
+        done = writer.wait()
+        reader.close()
+    if done is not None:
+        end, applied = done[0], applied + done[1]
     return CatchUp(start, end, applied)
+
+
+class _Writer:
+    """
+    Writes one batch (its rows and its position, one transaction) in a second thread.
+
+    DuckDB releases the GIL while it inserts and commits, so the next batch is read
+    and folded meanwhile. Batches still commit one at a time and in order: ``submit``
+    first waits for the batch before.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._pending: tuple[int, int] | None = None
+
+    def _write(self, tables: dict[str, Any], position: int) -> None:
+        try:
+            with _duckdb.transaction(self._con):
+                _duckdb.write_tables(self._con, tables)
+                _duckdb.record_position(self._con, position)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+
+    def wait(self) -> tuple[int, int] | None:
+        """
+        Wait for the batch in flight; (position, events) once committed, None if none.
+        """
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        done, self._pending = self._pending, None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return done
+
+    def submit(self, tables: dict[str, Any], position: int, events: int) -> tuple[int, int] | None:
+        """
+        Start writing a batch after the previous one committed (returned as by ``wait``).
+        """
+        done = self.wait()
+        self._pending = (position, events)
+        self._thread = threading.Thread(
+            target=self._write, args=(tables, position), name="govledger-project", daemon=True
+        )
+        self._thread.start()
+        return done
 
 
 def rebuild(
@@ -235,7 +304,7 @@ class Wakeups:
             self._subscription = None
 
 
-def follow(  # noqa: PLR0913 - the knobs of a long-running loop
+def follow(
     ledger: NotificationLog,
     open_projection: Callable[[], duckdb.DuckDBPyConnection],
     *,
@@ -266,7 +335,12 @@ def follow(  # noqa: PLR0913 - the knobs of a long-running loop
     try:
         while not should_stop():
             if ledger.max_position() > known:
-                con = open_projection()
+                try:
+                    con = open_projection()
+                except ProjectionBusyError:
+                    # A reader holds the file (DuckDB: one writer or many readers); next round.
+                    wakeups.wait(interval)
+                    continue
                 try:
                     done = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
                 finally:

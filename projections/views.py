@@ -36,12 +36,7 @@ _S, _F, _I = pa.string(), pa.float64(), pa.int64()
 
 #: The Arrow columns handed to DuckDB per table (timestamps travel as RFC 3339 text).
 SCHEMAS: Final[Mapping[str, pa.Schema]] = {
-    "events": pa.schema(
-        [
-            ("position", _I), ("event_id", _S), ("type", _S), ("fr_id", _S),
-            ("decision_id", _S), ("timestamp", _S), ("actor", _S), ("fr", _S),
-        ]
-    ),
+    "events": pa.schema([("position", _I), ("fr", _S)]),
     "decisions": pa.schema(
         [
             ("decision_id", _S), ("gate_type", _S), ("target_ref", _S),
@@ -90,31 +85,47 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
 }
 
 #: Reads the stored rows of decisions created in earlier batches.
-Loader = Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]]
+Loader = Callable[[Sequence[str]], Mapping[str, dict[str, Any]]]
 
 _LEVELS: Final = {level.value: level for level in AutomationLevel}
 
 
 @lru_cache(maxsize=4096)
-def _evaluate(gate_type: str, level: AutomationLevel, confidence: float | None) -> Outcome:
-    # evaluate() is pure; repeated cells and confidences are common in a real ledger.
-    return evaluate(gate_type, level, confidence)
-_FR_IDS: Final = dict(ev.FR_IDS)
+def _evaluate(
+    gate_type: str, level: str, confidence: float | None
+) -> tuple[float | None, str, str, bool]:
+    """
+    (threshold, verdict, reason, halt unless the 001 proposed approve) for one 001.
+
+    ``evaluate`` is pure, and repeated cells and confidences are common in a real
+    ledger, so the answers are memoised as plain strings.
+    """
+    outcome: Outcome = evaluate(gate_type, _LEVELS[level], confidence)
+    halts = is_locked_halt(level, outcome.verdict, "defer")
+    return outcome.threshold, outcome.verdict.value, outcome.reason, halts
 
 
-def fold(batch: Sequence[tuple[int, bytes]], load: Loader) -> dict[str, pa.Table]:
+def fold(
+    batch: Sequence[tuple[int, bytes]],
+    load: Loader,
+    touched: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, pa.Table]:
     """
     The rows one batch of (position, canonical bytes) adds or changes, per table.
 
     Besides one table of new rows per projection table, ``decisions_replaced`` names
     the stored decisions whose rows this batch rewrites, and
-    ``human_interventions_answers`` the stored requests this batch answers.
+    ``human_interventions_answers`` the stored requests this batch answers. When
+    ``touched`` is given it receives the final rows of the decisions this batch wrote
+    (a caller may serve the next batch's ``load`` from them).
     """
     parsed = [orjson.loads(state) for _, state in batch]
     positions = [p for p, _ in batch]
     created_here = {fr["decision_id"] for fr in parsed if fr["type"] == CREATED}
     earlier = sorted({fr["decision_id"] for fr in parsed} - created_here)
-    decisions: dict[str, dict[str, Any]] = {k: dict(v) for k, v in load(earlier).items()}
+    # Loaded rows are moved on in place: they are the caller's copies (fresh from
+    # DuckDB, or the previous batch's rows, whose Arrow tables are already built).
+    decisions: dict[str, dict[str, Any]] = dict(load(earlier))
     folder = _Folder(decisions)
     handlers = {
         CREATED: folder.created,
@@ -128,11 +139,14 @@ def fold(batch: Sequence[tuple[int, bytes]], load: Loader) -> dict[str, pa.Table
     for decision_id in folder.touched:
         _settle(decisions[decision_id])
     replaced = [d for d in earlier if d in folder.touched]
+    if touched is not None:
+        touched.clear()
+        touched.update((d, decisions[d]) for d in folder.touched)
     # Order matters: rows to delete and rows to update go before the inserts.
     return {
         "decisions_replaced": _table("decisions_replaced", [{"decision_id": d} for d in replaced]),
         "human_interventions_answers": _table("human_interventions_answers", folder.answers),
-        "events": _events_table(positions, parsed, batch),
+        "events": _events_table(positions, batch),
         "decisions": _table("decisions", [decisions[d] for d in folder.touched]),
         "auto_signatures": _table("auto_signatures", folder.signatures),
         "human_interventions": _table("human_interventions", list(folder.interventions.values())),
@@ -170,19 +184,19 @@ class _Folder:
         return row
 
     def created(self, position: int, fr: Mapping[str, Any]) -> None:
-        level = _LEVELS[fr["automation_level"]]
+        level = fr["automation_level"]  # canonical: the store holds normalised events
         confidence = fr.get("confidence")
-        outcome = _evaluate(fr["gate_type"], level, confidence)
+        threshold, verdict, reason, may_halt = _evaluate(fr["gate_type"], level, confidence)
         decision_id = fr["decision_id"]
         self.decisions[decision_id] = {
             "decision_id": decision_id,
             "gate_type": fr["gate_type"],
             "target_ref": fr["target_ref"],
-            "automation_level": level.value,
+            "automation_level": level,
             "model_decision": fr.get("decision"),
             "confidence": confidence,
-            "threshold": outcome.threshold,
-            "verdict": outcome.verdict.value,
+            "threshold": threshold,
+            "verdict": verdict,
             "effective_decision": None,
             "status": None,
             "actor": fr["actor"],
@@ -206,7 +220,7 @@ class _Folder:
             "event_count": 1,
         }
         self.touched[decision_id] = None
-        if is_locked_halt(level, outcome.verdict, fr.get("decision")):
+        if may_halt and is_locked_halt(level, verdict, fr.get("decision")):
             cloud = fr["gate_type"] == GateType.CLOUD_ESCALATION
             self.halts.append(
                 {
@@ -215,11 +229,11 @@ class _Folder:
                     "target_ref": fr["target_ref"],
                     "decision": fr["decision"],
                     "confidence": confidence,
-                    "threshold": outcome.threshold,
+                    "threshold": threshold,
                     "model_id": fr.get("model_id"),
                     "halted_at": fr["timestamp"],
                     "rule": "2.6.8.12.6.1, 11.1.7.3" if cloud else "2.6.8.12.6.1",
-                    "reason": outcome.reason,
+                    "reason": reason,
                     "position": position,
                 }
             )
@@ -315,25 +329,9 @@ def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMAS[name])
 
 
-def _events_table(
-    positions: list[int], parsed: list[dict[str, Any]], batch: Sequence[tuple[int, bytes]]
-) -> pa.Table:
-    schema = SCHEMAS["events"]
-    fr_ids = _FR_IDS
-    columns = {
-        "position": positions,
-        "event_id": [fr["event_id"] for fr in parsed],
-        "type": [fr["type"] for fr in parsed],
-        "fr_id": [fr_ids[fr["type"]] for fr in parsed],
-        "decision_id": [fr["decision_id"] for fr in parsed],
-        "timestamp": [fr["timestamp"] for fr in parsed],
-        "actor": [fr["actor"] for fr in parsed],
-    }
-    # The stored canonical bytes are already the normalised event as JSON text (UTF-8,
-    # checked by Arrow's cast, which is several times cheaper than decoding each).
+def _events_table(positions: list[int], batch: Sequence[tuple[int, bytes]]) -> pa.Table:
+    # Only the position and the stored bytes, which already are the normalised event as
+    # JSON (UTF-8, checked by Arrow's cast); DuckDB extracts the flat columns itself,
+    # vectorised, which is cheaper than building them here (see _duckdb._WRITES).
     fr = pa.array([state for _, state in batch], pa.binary()).cast(pa.string())
-    arrays = [
-        fr if f.name == "fr" else pa.array(columns[f.name], f.type) for f in schema
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
+    return pa.Table.from_arrays([pa.array(positions, _I), fr], schema=SCHEMAS["events"])

@@ -130,7 +130,8 @@ def test_audit_auto_approvals_show_confidence_threshold_and_margin(paths, known,
     assert (auto["confidence"], auto["threshold"], auto["margin"]) == (0.85, 0.8, 0.05)
     free = by_id[known["auto_free"]]
     assert (free["confidence"], free["threshold"], free["margin"]) == (0.5, None, None)
-    assert auto["applied_at"].endswith("Z") and auto["signed_at"] <= auto["applied_at"]
+    assert auto["applied_at"].endswith("Z")
+    assert auto["signed_at"] <= auto["applied_at"]
 
 
 def test_audit_pending_lists_oldest_first_with_the_wait(paths, known, capsys):
@@ -154,7 +155,8 @@ def test_audit_halts_lists_locked_halts_with_their_rule(paths, known, capsys):
         (known["halt"], "ScopeChange", "WP-4/MT-1", "defer", "2.6.8.12.6.1"),
         (known["halt_cloud"], "CloudEscalation", "WP-4/MT-2", "reject", "2.6.8.12.6.1, 11.1.7.3"),
     ]
-    assert all(r["halted_at"] and r["reason"].startswith("LOCKED fails closed") for r in rows)
+    assert all(r["halted_at"] for r in rows)
+    assert all(r["reason"].startswith("LOCKED fails closed") for r in rows)
 
 
 def test_audit_overrides_lists_where_the_human_differed_from_the_model(paths, known, capsys):
@@ -182,7 +184,7 @@ def test_audit_target_shows_the_full_history_of_one_target(paths, known, capsys)
         (known["model_reject"], "FR-EVT-GOV-002"),
     ]
     assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
-    assert rows[0]["confidence"] == 0.85 and rows[0]["model_id"] == "m-alpha"
+    assert (rows[0]["confidence"], rows[0]["model_id"]) == (0.85, "m-alpha")
     assert run(paths, "audit", "target") == 2
 
 
@@ -219,12 +221,14 @@ def test_table_output_is_aligned_and_csv_has_a_header(paths, known, capsys):
     lines = capsys.readouterr().out.splitlines()
     header, rule, *body, footer = lines
     assert header.split()[:3] == ["decision_id", "gate_type", "target_ref"]
-    assert set(rule.replace(" ", "")) == {"-"} and footer == "(2 rows)"
+    assert set(rule.replace(" ", "")) == {"-"}
+    assert footer == "(2 rows)"
     starts = [header.index("target_ref")] + [line.index("WP-4/") for line in body]
     assert len(set(starts)) == 1
     assert run(paths, "audit", "summary", "--format", "csv") == 0
     table = list(csv.reader(io.StringIO(capsys.readouterr().out)))
-    assert table[0] == ["gate_type", "automation_level", "status", "count"] and len(table) == 11
+    assert table[0] == ["gate_type", "automation_level", "status", "count"]
+    assert len(table) == 11
 
 
 def test_query_runs_read_only_sql(paths, known, capsys):
@@ -306,6 +310,8 @@ def test_replay_as_of_states_the_cut(paths, known, tmp_path, capsys):
     assert rows == [{"n": 10}]
     assert len(as_json(then, capsys, "audit", "summary")) == 10
     assert run(paths, "replay", "--as-of", "2026-02-19T15:00:00", "--to", str(target)) == 2
+    assert run(paths, "replay", "--as-of", stamp, "--to", paths["projection"]) == 2
+    assert "is the live projection" in capsys.readouterr().err
 
 
 def test_audit_subprocess_smoke(paths, known):

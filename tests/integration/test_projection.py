@@ -20,6 +20,7 @@ import pytest
 
 from ledger.application import GovernanceLedger
 from ledger.config import LedgerConfig
+from ledger.events import FR_IDS
 from projections import _duckdb, runner
 from projections._errors import ProjectionError
 from tests.strategies import projection_workload
@@ -116,7 +117,8 @@ def test_decision_rows_say_what_the_aggregate_says(store, known, tmp_path):
     assert (auto["wp_id"], auto["mt_id"], auto["model_id"], auto["actor"]) == (
         "WP-1", "MT-1", "m-alpha", "agent"
     )
-    assert auto["created_at"].tzinfo is not None and auto["applied_at"] >= auto["created_at"]
+    assert auto["created_at"].tzinfo is not None
+    assert auto["applied_at"] >= auto["created_at"]
     assert rows[known["pending"]]["awaiting_since"] is not None
     assert rows[known["human_ok"]]["awaiting_since"] is None
 
@@ -167,7 +169,8 @@ def test_locked_halts_are_the_reject_or_defer_recorded_instead_of_a_human(store,
     assert (halt["gate_type"], halt["target_ref"], halt["decision"], halt["rule"]) == (
         "ScopeChange", "WP-4/MT-1", "defer", "2.6.8.12.6.1"
     )
-    assert halt["threshold"] == 0.95 and "below the threshold 0.95" in halt["reason"]
+    assert halt["threshold"] == 0.95
+    assert "below the threshold 0.95" in halt["reason"]
     assert (cloud["decision"], cloud["rule"]) == ("reject", "2.6.8.12.6.1, 11.1.7.3")
 
 
@@ -186,10 +189,7 @@ def test_events_table_is_the_store_in_order(store, known, tmp_path):
         assert (row["event_id"], row["type"], row["decision_id"]) == (
             fr["event_id"], fr["type"], fr["decision_id"]
         )
-        assert row["fr_id"] == "FR-EVT-GOV-00" + "12345"[
-            ["gov_decision_created", "gov_decision_applied", "gov_auto_signature_created",
-             "gov_human_intervention_requested", "gov_human_intervention_received"].index(fr["type"])
-        ]
+        assert row["fr_id"] == FR_IDS[fr["type"]]
 
 
 def test_every_rfc3339_spelling_lands_on_the_same_instant(store, tmp_path):
@@ -226,7 +226,8 @@ def test_a_late_answer_updates_rows_an_earlier_catch_up_wrote(store, known, tmp_
     )
     answer = _rows(con, "SELECT * FROM human_interventions WHERE decision_id = ?",
                    [known["pending"]])[0]
-    assert answer["user_id"] == "carol" and answer["wait_seconds"] > 0
+    assert answer["user_id"] == "carol"
+    assert answer["wait_seconds"] > 0
     assert answer["request_reason"] is not None  # the stored request columns are kept
     live = _duckdb.table_checksums(con)
     con.close()
@@ -240,7 +241,8 @@ def test_catch_up_with_nothing_new_applies_nothing(store, known, tmp_path):
     con, _ = _project(store, tmp_path / "p.duckdb")
     before = _duckdb.table_checksums(con)
     again = runner.catch_up(store, con)
-    assert again.events == 0 and _duckdb.table_checksums(con) == before
+    assert again.events == 0
+    assert _duckdb.table_checksums(con) == before
 
 
 def test_a_failed_batch_leaves_neither_rows_nor_position(store, known, tmp_path, monkeypatch):
@@ -305,7 +307,8 @@ def test_replay_as_of_projects_what_the_store_had_recorded_then(store, tmp_path)
     assert (done.position, done.events) == (cut_position, cut_position)
     con = _duckdb.connect(path)
     try:
-        assert [r["decision_id"] for r in _rows(con, "SELECT decision_id FROM decisions")] == [first]
+        decisions = _rows(con, "SELECT decision_id FROM decisions")
+        assert [r["decision_id"] for r in decisions] == [first]
         assert _duckdb.cut(con)[1:] == (cut_position, cut_position)
         with pytest.raises(ProjectionError):
             runner.catch_up(store, con)
@@ -375,7 +378,8 @@ def test_follow_keeps_up_until_sigterm_and_commits_its_position(tmp_path):
         proc = _spawn(["project", "--follow", "--interval", "0.05"], store_path, projection)
         try:
             banner = proc.stderr.readline().decode()
-            assert "project --follow: from position" in banner and "polling" in banner
+            assert "project --follow: from position" in banner
+            assert "polling" in banner
             for seed in (6, 7):
                 app.append(projection_workload(10, seed=seed))
                 time.sleep(0.3)
