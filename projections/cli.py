@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import orjson
 
 from ledger.application import GovernanceLedger
 from projections import _duckdb, queries, runner
+from projections._errors import ProjectionError
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -43,7 +46,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--rebuild", action="store_true", help="drop the tables and replay everything")
     p.add_argument("--batch-size", type=_positive, default=runner.DEFAULT_BATCH)
-    p.set_defaults(handler=_project)
+    p.set_defaults(handler=_duckdb_errors(_project))
 
     p = sub.add_parser("audit", help="an audit report (catches up first)")
     p.add_argument("report", choices=sorted(queries.REPORTS), metavar="REPORT",
@@ -52,24 +55,43 @@ def register(sub: Any) -> None:
     _format_option(p)
     p.add_argument("--no-catch-up", action="store_true",
                    help="report what the projection holds without reading the store")
-    p.set_defaults(handler=_audit)
+    p.set_defaults(handler=_duckdb_errors(_audit))
 
     p = sub.add_parser("query", help="read-only SQL over the projection")
     p.add_argument("sql")
     _format_option(p)
-    p.set_defaults(handler=_query)
+    p.set_defaults(handler=_duckdb_errors(_query))
 
     p = sub.add_parser("replay", help="build a projection as of a moment")
     p.add_argument("--as-of", required=True, type=_moment, metavar="RFC3339",
                    help="e.g. 2026-02-19T15:00:00Z (a time zone is required)")
     p.add_argument("--to", required=True, metavar="FILE", help="DuckDB file to (re)build")
     p.add_argument("--batch-size", type=_positive, default=runner.DEFAULT_BATCH)
-    p.set_defaults(handler=_replay)
+    p.set_defaults(handler=_duckdb_errors(_replay))
 
     p = sub.add_parser("export", help="write each projection table as Parquet")
     p.add_argument("--parquet", required=True, metavar="DIR")
     p.add_argument("--no-catch-up", action="store_true")
-    p.set_defaults(handler=_export)
+    p.set_defaults(handler=_duckdb_errors(_export))
+
+
+def _duckdb_errors(handler: Callable[[argparse.Namespace, LedgerConfig], int]) -> Any:
+    """
+    A DuckDB failure becomes a ledger error (one JSON line, an exit status), not a traceback.
+    """
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace, config: LedgerConfig) -> int:
+        try:
+            return handler(args, config)
+        except duckdb.Error as exc:
+            raise ProjectionError(
+                f"the projection {config.projection} failed: {exc}. A file written by an "
+                "older layout is rebuilt with `govledger project --rebuild`",
+                rule="projection",
+            ) from None
+
+    return run
 
 
 def _format_option(p: argparse.ArgumentParser) -> None:

@@ -325,3 +325,18 @@ def test_audit_subprocess_smoke(paths, known):
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert sum(r["count"] for r in orjson.loads(proc.stdout)) == 10
+
+
+def test_a_projection_file_of_another_layout_is_an_error_not_a_traceback(paths, known, capsys):
+    """
+    A DuckDB failure (here: a file whose events table has another shape) exits 1 with one
+    JSON error line that says how to rebuild.
+    """
+    con = duckdb.connect(paths["projection"])
+    con.execute("CREATE TABLE events (position BIGINT, note VARCHAR)")
+    con.close()
+    assert run(paths, "project") == 1
+    error = orjson.loads(capsys.readouterr().err)["error"]
+    assert error["code"] == "projection_error"
+    assert "govledger project --rebuild" in error["message"]
+    assert run(paths, "project", "--rebuild") == 0
