@@ -101,10 +101,12 @@ def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
         config = replace(config, batch_size=args.batch_size)
     started = time.perf_counter()
     with _input(args.file) as handle, GovernanceLedger(config) as ledger:
+        from ledger._cli_seal import sealing  # noqa: PLC0415 - seals every N events and at the end
         from ledger._progress import progress  # noqa: PLC0415
 
         results = progress(
-            ingest_lines(ledger, _lines(handle)), enabled=not args.quiet and sys.stderr.isatty()
+            sealing(ledger, config, ingest_lines(ledger, _lines(handle))),
+            enabled=not args.quiet and sys.stderr.isatty(),
         )
         counts = _write_results(results, show=not args.no_results)
     elapsed = max(time.perf_counter() - started, 1e-9)

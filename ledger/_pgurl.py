@@ -1,10 +1,23 @@
-"""PostgreSQL URLs: the eventsourcing environment they mean, and a form safe to show."""
+"""PostgreSQL URLs: the eventsourcing environment they mean, and a form safe to show.
+
+Credentials come from the URL first, then from the standard libpq variables
+(``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``), which
+``LedgerConfig.from_env`` reads and hands over as ``defaults``: this module
+never looks at the process environment itself.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit, urlunsplit
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-__all__ = ["eventsourcing_env", "redact"]
+__all__ = ["PG_VARIABLES", "eventsourcing_env", "password_of", "redact"]
+
+#: The libpq variables a URL may leave to the environment.
+PG_VARIABLES: Final = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+_NO_DEFAULTS: Mapping[str, str] = {}
 
 
 def redact(url: str) -> str:
@@ -19,25 +32,44 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def eventsourcing_env(url: str) -> dict[str, str]:
+def password_of(url: str, defaults: Mapping[str, str] = _NO_DEFAULTS) -> str:
+    """
+    The password the connection will use ("" if none), so errors can be scrubbed of it.
+    """
+    password = urlsplit(url).password
+    return unquote(password) if password is not None else defaults.get("PGPASSWORD", "")
+
+
+def eventsourcing_env(url: str, defaults: Mapping[str, str] = _NO_DEFAULTS) -> dict[str, str]:
     """
     ``eventsourcing.postgres`` settings for ``postgresql://user:pw@host:port/db?schema=s``.
 
-    Parts the URL leaves out are left out here too, so psycopg falls back to the
-    standard ``PG*`` variables and its own defaults.
+    A part the URL leaves out comes from ``defaults`` (the ``PG*`` variables), then
+    from the defaults of a local development server (``postgres@127.0.0.1:5432``).
+    Query parameters: ``schema`` (created if missing; default ``public``),
+    ``pool_size`` (connections kept open per process; default 2) and
+    ``connect_timeout`` (seconds to wait for a connection; default 10).
     """
     parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    user = unquote(parts.username) if parts.username else defaults.get("PGUSER", "postgres")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": "ledger._pgstore:GovPostgresRecorder",
-        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/"))
+        or defaults.get("PGDATABASE", "postgres"),
+        "POSTGRES_HOST": parts.hostname or defaults.get("PGHOST", "127.0.0.1"),
+        "POSTGRES_PORT": str(parts.port or defaults.get("PGPORT", "5432")),
+        "POSTGRES_USER": user,
+        "POSTGRES_PASSWORD": password_of(url, defaults),
+        # Seconds to wait for a pooled connection: a down server fails fast and clearly.
+        "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", "10"),
+        # Check a pooled connection before use, so a server restart or an idle connection
+        # closed by the server costs nothing; only a transaction in flight can fail.
+        "POSTGRES_PRE_PING": "y",
+        # A CLI process needs few connections; several orchestrators share one server.
+        "POSTGRES_POOL_SIZE": query.get("pool_size", "2"),
     }
-    for item in parts.query.split("&"):
-        key, _, value = item.partition("=")
-        if key == "schema" and value:
-            env["POSTGRES_SCHEMA"] = unquote(value)
+    if query.get("schema"):
+        env["POSTGRES_SCHEMA"] = query["schema"]
     return env

@@ -279,6 +279,7 @@ class GovernanceLedger(Application[UUID]):
         """
         The decision's aggregate, or None if it was never created.
         """
+        _require_text("gate", decision_id=decision_id)
         oid = aggregate_id(decision_id)
         return self._load({oid}, cached=False).get(oid)
 
@@ -374,6 +375,22 @@ class GovernanceLedger(Application[UUID]):
           PolicyViolation) -> 002, and the outcome is ``halted``;
         * a reject/defer the table lets the model make: 001 -> 002.
         """
+        _require_text(
+            "evaluate_gate",
+            gate_type=gate_type,
+            automation_level=automation_level,
+            decision_id=decision_id,
+            rationale=rationale,
+            optional=("decision_id",),
+        )
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
+        ):
+            raise InvalidSchemaError(
+                "evaluate_gate: field 'confidence' has the wrong JSON type (a number in [0, 1])",
+                field="confidence",
+                rule="type",
+            )
         try:
             level = AutomationLevel.parse(automation_level)
         except ValueError:
@@ -411,7 +428,10 @@ class GovernanceLedger(Application[UUID]):
             decision=recorded,
             confidence=confidence,
             rationale=rationale_001,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         sequence = [created]
@@ -447,6 +467,7 @@ class GovernanceLedger(Application[UUID]):
         """
         Record a human's answer (005) and, when it is final, close the gate (002).
         """
+        _require_text("record_human_decision", decision_id=decision_id)
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
@@ -514,7 +535,10 @@ class GovernanceLedger(Application[UUID]):
             decision=decision,
             confidence=confidence,
             rationale=rationale,
-            evidence_refs=list(evidence_refs) if evidence_refs is not None else None,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
             model_id=model_id,
         )
         return self._step(created)
@@ -631,6 +655,29 @@ class GovernanceLedger(Application[UUID]):
         }
         fr.update({k: v for k, v in fields.items() if v is not None and v != ""})
         return fr
+
+
+def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any) -> None:
+    # Keys into the gate table and the aggregate id: anything but text is refused here, before
+    # it can reach a dict lookup or uuid5 (the other fields are judged by the schemas).
+    for name, value in values.items():
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, str):
+            raise InvalidSchemaError(
+                f"{command}: field {name!r} has the wrong JSON type (must be a string)",
+                field=name,
+                rule="type",
+            )
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise InvalidSchemaError(
+                    f"{command}: field {name!r} is not valid Unicode (a lone surrogate)",
+                    field=name,
+                    rule="utf-8",
+                ) from None
 
 
 def _bounded(text: str) -> str:

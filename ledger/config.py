@@ -35,6 +35,9 @@ class LedgerConfig:
     seal_every: int = 100_000
     #: Ed25519 private key for checkpoints (``govledger keygen`` writes one).
     signing_key: str | None = None
+    #: The libpq ``PG*`` variables (host, port, user, password, database) that fill in
+    #: what a ``postgresql://`` URL leaves out; read by ``from_env``, never shown.
+    pg_defaults: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: Unique name for an in-memory store, so two ledgers in one process never share one.
     _memory_name: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
 
@@ -56,6 +59,11 @@ class LedgerConfig:
             overrides["seal_every"] = _positive(env, "GOVLEDGER_SEAL_EVERY", allow_zero=True)
         if env.get("GOVLEDGER_SIGNING_KEY"):
             overrides["signing_key"] = env["GOVLEDGER_SIGNING_KEY"]
+        from ledger._pgurl import PG_VARIABLES  # noqa: PLC0415 - only Postgres users need it
+
+        pg = tuple((name, env[name]) for name in PG_VARIABLES if env.get(name))
+        if pg:
+            overrides["pg_defaults"] = pg
         return replace(config, **overrides)  # type: ignore[arg-type]
 
     def with_store(self, store: str) -> LedgerConfig:
@@ -99,7 +107,7 @@ class LedgerConfig:
         if self.is_postgres:
             from ledger._pgurl import eventsourcing_env  # noqa: PLC0415
 
-            env.update(eventsourcing_env(self.store))
+            env.update(eventsourcing_env(self.store, dict(self.pg_defaults)))
             return env
         db_name = (
             f"file:govledger-{self._memory_name}?mode=memory&cache=shared"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
+import orjson
 from hypothesis import strategies as st
 
 from ledger.events import EVENT_TYPES
@@ -106,22 +108,21 @@ def new_event_id() -> str:
 # spelling the schema allows.
 
 
-def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]:
+def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]:  # noqa: C901, PLR0915
     """
     About 3.5 events per decision, in an order a real emitter could produce.
     """
-    import random  # noqa: PLC0415
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+    from datetime import UTC, datetime, timedelta, timezone
 
-    from ledger.policy import Verdict, evaluate  # noqa: PLC0415
-    from ledger.vocabulary import AutomationLevel  # noqa: PLC0415
+    from ledger.policy import Verdict, evaluate
+    from ledger.vocabulary import AutomationLevel
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible workload
     clock = datetime(2026, 2, 19, 12, 0, tzinfo=UTC)
     spellings = [
         lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         lambda t: t.strftime("%Y-%m-%dt%H:%M:%S.%f000z"),
-        lambda t: t.astimezone(__import__("datetime").timezone(timedelta(hours=2))).strftime(
+        lambda t: t.astimezone(timezone(timedelta(hours=2))).strftime(
             "%Y-%m-%dT%H:%M:%S.%f+02:00"
         ),
     ]
@@ -145,7 +146,7 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
         return events
 
     for i in range(n_decisions):
-        gate = rng.choice(GATES + ["DataExport"])
+        gate = rng.choice([*GATES, "DataExport"])
         level = rng.choice(["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED", "SUPERVISED"])
         confidence = None if rng.random() < 0.1 else round(rng.random(), 3)
         model = rng.choice(["m-alpha", "m-beta", None])
@@ -189,4 +190,256 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
             out.extend(events)
     for _, events in later:
         out.extend(events)
+    return out
+
+
+# --- valid event streams (tamper evidence, fault tolerance) ------------------------------------
+
+_GATES = ["SpecApproval", "RefinementSign"]
+
+
+def _stamp(i: int) -> str:
+    return (
+        f"2026-03-{1 + i // 86400 % 28:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+    )
+
+
+def valid_decision(index: int, rng: random.Random) -> list[dict[str, Any]]:
+    """
+    One complete, valid decision: auto-approved (001, 003, 002) or human-gated (001, 004, 005, 002).
+    """
+    decision_id = str(uuid.UUID(int=rng.getrandbits(128)))
+    base = {
+        "decision_id": decision_id,
+        "gate_type": rng.choice(_GATES),
+        "target_ref": f"WP-{index:06d}/MT-{rng.randrange(1, 9):02d}",
+    }
+
+    def event(event_type: str, actor: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "type": event_type,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "timestamp": _stamp(index),
+            "actor": actor,
+            **base,
+            **fields,
+        }
+
+    if rng.random() < 0.7:
+        base["automation_level"] = "AUTONOMOUS"
+        return [
+            event(
+                "gov_decision_created",
+                "agent",
+                decision="approve",
+                confidence=0.97,
+                rationale="checks passed",
+                evidence_refs=[f"artifact://{index}/report.md"],
+                model_id="local/model-a",
+            ),
+            event("gov_auto_signature_created", "agent", model_id="local/model-a"),
+            event("gov_decision_applied", "system", decision="approve"),
+        ]
+    base["automation_level"] = "FULL_HUMAN"
+    verdict = rng.choice(["approve", "reject"])
+    return [
+        event("gov_decision_created", "agent", decision="approve", confidence=0.5),
+        event("gov_human_intervention_requested", "system", rationale="a human must decide"),
+        event("gov_human_intervention_received", "human", decision=verdict, user_id="alice"),
+        event("gov_decision_applied", "system", decision=verdict),
+    ]
+
+
+def valid_event_lines(events: int, seed: int | str = 0) -> list[bytes]:
+    """
+    At least ``events`` valid JSON Lines, whole decisions in order, reproducible from ``seed``.
+    """
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    lines: list[bytes] = []
+    index = 0
+    while len(lines) < events:
+        lines.extend(orjson.dumps(fr) for fr in valid_decision(index, rng))
+        index += 1
+    return lines
+
+
+# --- hostile input (fuzzing) -------------------------------------------------------------------
+
+_FIELDS = [
+    "type",
+    "event_id",
+    "timestamp",
+    "actor",
+    "decision_id",
+    "gate_type",
+    "target_ref",
+    "automation_level",
+    "decision",
+    "confidence",
+    "rationale",
+    "evidence_refs",
+    "model_id",
+    "wp_id",
+    "mt_id",
+    "job_id",
+    "user_id",
+    "wsids",
+    "activity_span_id",
+]
+
+_fuzz_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+)
+
+#: Arbitrary JSON values, nested (integers past int64, longer text than ``json_values``).
+fuzz_json_values = st.recursive(
+    _fuzz_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+#: Values of every JSON type and a few pathological shapes, to put in any field.
+wrong_values = st.one_of(
+    fuzz_json_values,
+    st.sampled_from(["", " ", "\x00", "\ud800x", "approve\n", "HYBRID ", "NaN", "1e999"]),
+    st.integers(min_value=0, max_value=5).map(lambda n: "x" * (10**n)),
+    st.integers(min_value=1, max_value=3000).map(_nested),
+)
+
+
+@st.composite
+def mutated_event_lines(draw: st.DrawFn) -> bytes:
+    """
+    A valid event with some fields removed, replaced by wrong values, or added.
+    """
+    rng = random.Random(draw(st.integers(min_value=0, max_value=2**32)))  # noqa: S311
+    decision = valid_decision(draw(st.integers(min_value=0, max_value=10**6)), rng)
+    event = dict(draw(st.sampled_from(decision)))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        action = draw(st.sampled_from(["drop", "replace", "add"]))
+        name = draw(st.sampled_from(_FIELDS))
+        if action == "drop":
+            event.pop(name, None)
+        else:
+            event[name if action == "replace" else draw(st.text(max_size=10))] = draw(wrong_values)
+    return _dumps(event)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        # Integers past 64 bits, lone surrogates, nesting deeper than orjson writes: the
+        # standard library writes all of them, and they make good hostile input.
+        import json
+
+        try:
+            return json.dumps(value).encode("utf-8", "surrogatepass")
+        except RecursionError:
+            return b'{"type":"gov_decision_created","rationale":' + b"[" * 600 + b"]" * 600 + b"}"
+
+
+@st.composite
+def raw_lines(draw: st.DrawFn) -> bytes:  # noqa: PLR0911 - one return per kind
+    """
+    Raw bytes: invalid UTF-8, truncated JSON, NaN/Infinity tokens, deep nesting, huge lines.
+    """
+    kind = draw(st.integers(min_value=0, max_value=6))
+    if kind == 0:
+        return draw(st.binary(max_size=200)).replace(b"\n", b" ")
+    if kind == 1:
+        line = valid_event_lines(1, draw(st.integers(min_value=0, max_value=10**6)))[0]
+        cut = draw(st.integers(min_value=0, max_value=len(line)))
+        return line[:cut]
+    if kind == 2:
+        token = draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-0"]))
+        return b'{"type":"gov_decision_created","confidence":' + token + b"}"
+    if kind == 3:
+        depth = draw(st.integers(min_value=100, max_value=100_000))
+        return b"[" * depth + b"]" * depth
+    if kind == 4:
+        line = valid_event_lines(1, draw(st.integers(min_value=0, max_value=10**6)))[0]
+        at = draw(st.integers(min_value=0, max_value=len(line)))
+        junk = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\\ud800"]))
+        return line[:at] + junk + line[at:]
+    if kind == 5:
+        return _dumps(draw(fuzz_json_values))
+    size = draw(st.sampled_from([10_000, 100_000, 1_100_000]))
+    return b'{"type":"gov_decision_created","rationale":"' + b"a" * size + b'"}'
+
+
+#: One input line of any kind: valid, mutated, or raw garbage.
+hostile_lines = st.one_of(
+    st.integers(min_value=0, max_value=10**6).map(lambda s: valid_event_lines(1, s)[0]),
+    mutated_event_lines(),
+    raw_lines(),
+)
+
+
+_TOKENS = [
+    b"NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"1e999",
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b'"x"',
+    b"18446744073709551616",
+    b'"\\ud800"',
+    b"-0.0",
+    b'""',
+]
+
+
+def byte_mutations(seed: int, count: int) -> list[bytes]:
+    """
+    ``count`` classic fuzzer mutations (bit flips, splices, deletions, token swaps) of valid lines.
+
+    Cheap and deterministic in ``seed``, so a Hypothesis example can carry many of them.
+    """
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    base = valid_event_lines(count, seed=f"mutate-{seed}")
+    out: list[bytes] = []
+    for line in base[:count]:
+        data = bytearray(line)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.randrange(6)
+            at = rng.randrange(len(data) + 1)
+            if op == 0 and data:
+                data[min(at, len(data) - 1)] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            elif op == 2:
+                del data[at : at + rng.randint(1, 16)]
+            elif op == 3:
+                # Replace a JSON value (after a colon) with a hostile token.
+                colon = data.find(b":", at)
+                if colon != -1:
+                    end = min(
+                        (i for i in (data.find(b",", colon), data.find(b"}", colon)) if i != -1),
+                        default=len(data),
+                    )
+                    data[colon + 1 : end] = rng.choice(_TOKENS)
+            elif op == 4:
+                chunk = data[at : at + rng.randint(1, 40)]
+                data[at:at] = chunk * rng.randint(1, 50)
+            else:
+                data = data.replace(b'"', b"'", 1) if rng.random() < 0.5 else data.upper()
+        out.append(bytes(data).replace(b"\n", b" "))
     return out

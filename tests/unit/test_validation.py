@@ -210,7 +210,7 @@ def test_credentials_are_refused_and_never_echoed(secret, field):
     """
     value = [f"see {secret}"] if field == "evidence_refs" else f"see {secret}"
     error = refused(with_(**{field: value}))
-    assert error.rule == "not"
+    assert error.rule == "no_credentials"
     assert error.field.startswith(field)
     assert secret not in error.message
     assert "credential" in error.message

@@ -1,0 +1,204 @@
+"""Where checkpoints live: two tables next to the events, written through the recorder's datastore.
+
+``govledger_checkpoints``: one row per seal, ``seq`` 1, 2, 3... with the tree size,
+the store position of the last leaf, the root hash, the tree's right edge (so the
+next seal continues without rereading old events), the time, and the signed note.
+``govledger_leaves``: the leaf hash and store position of every sealed event. The
+leaves are authenticated by the signed roots; verification compares them with the
+events it rehashes to name the exact position that was changed.
+
+Both tables are plain SQL (integers, text, bytes) so any SQL backend can hold them:
+the dialect only decides the placeholder, the bytes type and how names are qualified.
+Nothing here judges what it reads: ``ledger._seal`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from ledger.errors import StoreError
+
+__all__ = ["CheckpointRow", "CheckpointStore", "LeafRow", "StaleSealError"]
+
+CHECKPOINTS: Final = "govledger_checkpoints"
+LEAVES: Final = "govledger_leaves"
+
+
+class StaleSealError(Exception):
+    """
+    Another process sealed first (the ``seq`` or a leaf index is taken): read again and retry.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """
+    One stored checkpoint.
+    """
+
+    seq: int
+    tree_size: int
+    last_position: int
+    root_hash: bytes
+    frontier: bytes
+    sealed_at: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRow:
+    """
+    One sealed leaf: its 0-based index, the event's store position and its hash.
+    """
+
+    index: int
+    position: int
+    leaf_hash: bytes
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    # SQLite cursors return tuples; the PostgreSQL datastore returns dict rows.
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+class CheckpointStore:
+    """
+    The checkpoint and leaf tables in the ledger's own database.
+    """
+
+    def __init__(self, datastore: Any, label: str) -> None:
+        self._datastore = datastore
+        self._label = label
+        schema = getattr(datastore, "schema", None)
+        if schema is not None:  # PostgreSQL
+            quoted = '"' + str(schema).replace('"', '""') + '"'
+            self._checkpoints, self._leaves = f"{quoted}.{CHECKPOINTS}", f"{quoted}.{LEAVES}"
+            self._p, self._bytes = "%s", "BYTEA"
+            self._exists_sql = "SELECT to_regclass(%s) IS NOT NULL"
+            self._exists_arg = f"{quoted}.{CHECKPOINTS}"
+        else:  # SQLite
+            self._checkpoints, self._leaves = CHECKPOINTS, LEAVES
+            self._p, self._bytes = "?", "BLOB"
+            self._exists_sql = (
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type='table' AND name=?"
+            )
+            self._exists_arg = CHECKPOINTS
+
+    @classmethod
+    def of(cls, ledger: Any) -> CheckpointStore:
+        """
+        The checkpoint store of a ``GovernanceLedger``.
+        """
+        return cls(ledger.recorder.datastore, ledger.config.store_label)
+
+    @contextmanager
+    def _transaction(self, *, commit: bool, doing: str) -> Iterator[Any]:
+        try:
+            with self._datastore.transaction(commit=commit) as cursor:
+                yield cursor
+        except IntegrityError as exc:
+            raise StaleSealError(str(exc)) from None
+        except PersistenceError as exc:
+            raise StoreError(
+                f"could not {doing} the checkpoints of the event store {self._label}: {exc}",
+                rule="store",
+            ) from None
+
+    def create_tables(self) -> None:
+        """
+        Create both tables if they do not exist (sealing does this; reading never writes).
+        """
+        with self._transaction(commit=True, doing="create") as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._checkpoints} ("
+                "seq INTEGER PRIMARY KEY, tree_size BIGINT NOT NULL, "
+                f"last_position BIGINT NOT NULL, root_hash {self._bytes} NOT NULL, "
+                f"frontier {self._bytes} NOT NULL, sealed_at TEXT NOT NULL, note TEXT NOT NULL)"
+            )
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._leaves} ("
+                "leaf_index BIGINT PRIMARY KEY, position BIGINT NOT NULL, "
+                f"leaf_hash {self._bytes} NOT NULL)"
+            )
+
+    def _exists(self, c: Any) -> bool:
+        c.execute(self._exists_sql, [self._exists_arg])
+        return bool(_values(c.fetchone())[0])
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        """
+        Every stored checkpoint, in ``seq`` order.
+        """
+        with self._transaction(commit=False, doing="read") as c:
+            if not self._exists(c):
+                return []
+            c.execute(
+                "SELECT seq, tree_size, last_position, root_hash, frontier, sealed_at, note "
+                f"FROM {self._checkpoints} ORDER BY seq"
+            )
+            return [_checkpoint(row) for row in c.fetchall()]
+
+    def latest(self) -> CheckpointRow | None:
+        """
+        The checkpoint with the highest ``seq``.
+        """
+        with self._transaction(commit=False, doing="read") as c:
+            if not self._exists(c):
+                return None
+            c.execute(
+                "SELECT seq, tree_size, last_position, root_hash, frontier, sealed_at, note "
+                f"FROM {self._checkpoints} ORDER BY seq DESC LIMIT 1"
+            )
+            row = c.fetchone()
+        return None if row is None else _checkpoint(row)
+
+    def leaves(self, limit: int | None = None) -> list[LeafRow]:
+        """
+        The sealed leaves in index order (the first ``limit`` of them).
+        """
+        with self._transaction(commit=False, doing="read") as c:
+            if not self._exists(c):
+                return []
+            sql = f"SELECT leaf_index, position, leaf_hash FROM {self._leaves} ORDER BY leaf_index"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            c.execute(sql)
+            return [LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())]
+
+    def append(self, row: CheckpointRow, leaves: Sequence[LeafRow]) -> None:
+        """
+        Store a checkpoint and the leaves it adds, in one transaction.
+        """
+        p = self._p
+        with self._transaction(commit=True, doing="write") as c:
+            if leaves:
+                c.executemany(
+                    f"INSERT INTO {self._leaves} (leaf_index, position, leaf_hash) "
+                    f"VALUES ({p},{p},{p})",
+                    [(leaf.index, leaf.position, leaf.leaf_hash) for leaf in leaves],
+                )
+            c.execute(
+                f"INSERT INTO {self._checkpoints} (seq, tree_size, last_position, root_hash, "
+                f"frontier, sealed_at, note) VALUES ({p},{p},{p},{p},{p},{p},{p})",
+                [
+                    row.seq,
+                    row.tree_size,
+                    row.last_position,
+                    row.root_hash,
+                    row.frontier,
+                    row.sealed_at,
+                    row.note,
+                ],
+            )
+
+
+def _checkpoint(row: Any) -> CheckpointRow:
+    v = _values(row)
+    return CheckpointRow(
+        int(v[0]), int(v[1]), int(v[2]), bytes(v[3]), bytes(v[4]), str(v[5]), str(v[6])
+    )

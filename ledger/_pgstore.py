@@ -1,0 +1,277 @@
+"""The shared event store: eventsourcing's PostgreSQL recorder plus the ``event_id`` index.
+
+Same layout and contract as the embedded store (``ledger._store``): the library's
+events table, keyed by (aggregate, version) with a ``notification_id`` for store
+order, and ``govledger_event_ids`` written in the same transaction, so its
+PRIMARY KEY makes a second copy of an event_id impossible between processes and
+machines. A writer that loses a race gets the library's ``IntegrityError`` and
+the application judges its batch again.
+
+Writers serialise on the library's ``LOCK TABLE ... IN EXCLUSIVE MODE`` (taken
+first, before any row is written, so two writers can never deadlock on the
+unique indexes), which makes store order the commit order: a reader tailing
+the store never skips an event committed later with a lower position.
+``recorded_at`` is the server's clock, read after the lock, so it rises with
+the position whichever machine wrote the event.
+
+Connection loss is never retried here: a write that fails before its commit
+stored nothing and says so; one that fails during the commit cannot know, says
+so, and a re-run of the same input reports what was stored as ``duplicate``.
+Messages never carry the password.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from ledger.errors import StoreError
+
+__all__ = ["GovPostgresRecorder"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+EVENT_IDS_TABLE = "govledger_event_ids"
+#: Advisory lock key held while creating tables ("govledgr" in ASCII).
+_CREATE_LOCK = 0x676F766C65646772
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "no detail from the server"
+
+
+def _why_no_connection(datastore: PostgresDatastore) -> str:
+    pool_kwargs = datastore.pool.kwargs
+    kwargs = dict(pool_kwargs) if isinstance(pool_kwargs, dict) else {}
+    kwargs.pop("row_factory", None)
+    where = f"{kwargs.get('user')}@{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
+    try:
+        psycopg.connect(**kwargs, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        reason = str(exc)
+    else:
+        reason = "the connection pool timed out"
+    password = kwargs.get("password")
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"cannot connect to PostgreSQL as {where}: {_one_line(reason)}"
+
+
+def _connection_errors(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """
+    Turn a lost connection into one clear line without the password.
+    """
+
+    def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(*args, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                recorder = args[0]
+                assert isinstance(recorder, GovPostgresRecorder)  # noqa: S101
+                msg = f"lost the connection to PostgreSQL while {what}: {recorder.scrub(str(exc))}"
+                raise type(exc)(msg) from None
+
+        return wrapper
+
+    return decorate
+
+
+class GovPostgresRecorder(PostgresApplicationRecorder):
+    """
+    Inserts a batch in one statement and keeps the event_id index, like ``GovSQLiteRecorder``.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        try:
+            super().__init__(datastore, events_table_name=events_table_name)
+        except (OperationalError, InterfaceError):
+            # The pool only says it timed out; ask the server once for the reason.
+            datastore.close()
+            raise OperationalError(_why_no_connection(datastore)) from None
+        schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
+        ids = Identifier(EVENT_IDS_TABLE)
+        # NOTIFY channels are per database, not per schema: two ledgers in two schemas of
+        # one database must not wake each other's subscribers.
+        self.channel_name = f"{self.datastore.schema}.{self.events_table_name}"[
+            : self.MAX_IDENTIFIER_LEN
+        ]
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{ids} ("
+                "event_id text PRIMARY KEY, "
+                "originator_id uuid NOT NULL, "
+                "originator_version bigint NOT NULL, "
+                "recorded_at timestamptz NOT NULL)"
+            ).format(schema=schema, ids=ids)
+        )
+        # One statement, one round trip: the events (positions returned in input order,
+        # which is the order the sequence issued them) and their event_ids.
+        self.insert_batch_statement = SQL(
+            "WITH src AS MATERIALIZED ("
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text[])"
+            " AS u(o, v, t, s, e)), "
+            "batch AS ("
+            " INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)"
+            " SELECT o, v, t, s FROM src RETURNING notification_id), "
+            "ids AS ("
+            " INSERT INTO {schema}.{ids} (event_id, originator_id, originator_version, recorded_at)"
+            " SELECT e, o, v, clock_timestamp() FROM src) "
+            "SELECT notification_id FROM batch ORDER BY notification_id"
+        ).format(schema=schema, events=events, ids=ids)
+        self.find_event_ids_statement = SQL(
+            "SELECT i.event_id, s.state FROM {schema}.{ids} i "
+            "JOIN {schema}.{events} s ON s.originator_id = i.originator_id "
+            "AND s.originator_version = i.originator_version "
+            "WHERE i.event_id = ANY(%s::text[])"
+        ).format(schema=schema, events=events, ids=ids)
+        self.select_events_many_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
+            "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
+        ).format(schema=schema, events=events)
+        self.position_at_statement = SQL(
+            "SELECT MAX(s.notification_id) AS position FROM {schema}.{events} s "
+            "JOIN {schema}.{ids} i ON s.originator_id = i.originator_id "
+            "AND s.originator_version = i.originator_version "
+            "WHERE i.recorded_at <= %s::timestamptz"
+        ).format(schema=schema, events=events, ids=ids)
+
+    def create_table(self) -> None:
+        """
+        Create the schema and tables if missing; safe when many processes start at once.
+        """
+        # CREATE ... IF NOT EXISTS is not atomic between sessions (two can both decide
+        # to create): one session-level advisory lock lets the first process do it alone.
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_LOCK,))
+            try:
+                conn.execute(
+                    SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.datastore.schema))
+                )
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
+
+    @property
+    def where(self) -> str:
+        """
+        The store as people may see it: ``user@host:port/dbname?schema=s``, no password.
+        """
+        pool_kwargs = self.datastore.pool.kwargs
+        kw = pool_kwargs if isinstance(pool_kwargs, dict) else {}
+        return (
+            f"{kw.get('user')}@{kw.get('host')}:{kw.get('port')}/{kw.get('dbname')}"
+            f"?schema={self.datastore.schema}"
+        )
+
+    def scrub(self, text: str) -> str:
+        """
+        ``text`` on one line, with the connection's password (if any) masked.
+        """
+        kwargs = self.datastore.pool.kwargs
+        password = kwargs.get("password") if isinstance(kwargs, dict) else None
+        if password:
+            text = text.replace(str(password), "***")
+        return _one_line(text)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        params = (
+            [s.originator_id for s in stored_events],
+            [s.originator_version for s in stored_events],
+            [s.topic for s in stored_events],
+            [s.state for s in stored_events],
+            [getattr(s, "event_id", "") for s in stored_events],
+        )
+        committing = False
+        try:
+            with self.datastore.get_connection() as conn:
+                failure: Exception | None = None
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as curs:
+                        try:
+                            # Lock first: every writer takes the same lock before touching
+                            # an index, so writers queue instead of deadlocking.
+                            self._lock_table(curs)
+                            self._notify_channel(curs)
+                            curs.execute(self.insert_batch_statement, params, prepare=True)
+                            # Sync here so a lost race surfaces as a unique violation
+                            # (IntegrityError) now, not as an opaque error at commit.
+                            pipeline.sync()
+                            positions = [row["notification_id"] for row in curs.fetchall()]
+                        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the pipeline
+                            failure = exc
+                    committing = failure is None
+                if failure is not None:
+                    raise failure
+        except (OperationalError, InterfaceError) as exc:
+            detail = self.scrub(str(exc))
+            if committing:
+                msg = (
+                    f"lost the connection to PostgreSQL ({self.where}) while committing a "
+                    f"batch ({detail}): it may or may not be stored; run the same input "
+                    "again, and what was stored is reported duplicate"
+                )
+                raise StoreError(msg, rule="store") from None
+            msg = f"lost the connection to PostgreSQL while writing ({detail})"
+            raise OperationalError(msg) from None
+        if len(positions) != len(
+            stored_events
+        ):  # pragma: no cover - the statement returns one each
+            msg = f"expected {len(stored_events)} positions, got {len(positions)}"
+            raise PersistenceError(msg)
+        return positions
+
+    # --- reading ----------------------------------------------------------------------
+
+    @_connection_errors("looking up event_ids")
+    def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """
+        Stored state of each already-stored (lower-case) ``event_id``.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.find_event_ids_statement, (list(event_ids),), prepare=True)
+            return {row["event_id"]: bytes(row["state"]) for row in curs.fetchall()}
+
+    @_connection_errors("reading decisions")
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """
+        The stored events of many aggregates in one round trip, each in version order.
+        """
+        out: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_events_many_statement, (list(originator_ids),), prepare=True)
+            for row in curs.fetchall():
+                oid = row["originator_id"]
+                out.setdefault(oid, []).append(
+                    StoredEvent(oid, row["originator_version"], row["topic"], bytes(row["state"]))
+                )
+        return out
+
+    @_connection_errors("finding a position by time")
+    def position_at(self, moment: str) -> int:
+        """
+        The last store position recorded at or before ``moment`` (UTC ISO 8601), 0 if none.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.position_at_statement, (moment,))
+            row = curs.fetchone()
+        return int(row["position"] or 0) if row else 0

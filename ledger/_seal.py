@@ -1,0 +1,458 @@
+"""Sealing, verifying and proving: tamper evidence for the store.
+
+* ``seal`` extends the Merkle tree over the stored events (in store order) with
+  the events stored since the last checkpoint and appends a signed checkpoint.
+  It never signs a tree that does not extend the previous checkpoint.
+* ``verify`` rehashes every stored event and checks every stored checkpoint (its
+  signature by the trusted key, that the events still hash to its root, and that
+  each checkpoint is an append-only extension of the one before), and optionally
+  a checkpoint an auditor kept. It names the first position that disagrees.
+* ``prove`` builds inclusion proofs of a decision's events against the latest
+  checkpoint; ``check_proof`` checks one with nothing but the proof, the events
+  and the public key.
+
+Leaves are the stored events in store order, hashed as ``ledger._merkle`` defines
+(the one place where "canonical bytes" is defined).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+from ledger._checkpoint import Checkpoint, CheckpointError, SigningKey, VerifierKey, open_note, sign
+from ledger._checkpoint_store import CheckpointRow, CheckpointStore, LeafRow, StaleSealError
+from ledger._merkle import Frontier, MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from ledger.events import canonical_bytes
+
+__all__ = [
+    "PROOF_FORMAT",
+    "Problem",
+    "VerifyReport",
+    "check_proof",
+    "prove",
+    "seal",
+    "verify",
+]
+
+PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
+#: Leaves per checkpoint when a long unsealed backlog is sealed (bounds seal's memory).
+_SEAL_CHUNK: Final = 500_000
+_RETRIES: Final = 5
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SealError(RuntimeError):
+    """
+    The store cannot be sealed honestly (its last checkpoint does not match its own tree edge).
+    """
+
+
+def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
+    """
+    Seal the events stored since the last checkpoint; return the new checkpoints.
+
+    Nothing new: nothing is written and the list is empty.
+    """
+    store = CheckpointStore.of(ledger)
+    store.create_tables()
+    written: list[CheckpointRow] = []
+    collisions = 0
+    while True:
+        try:
+            row = _seal_once(ledger, store, key)
+        except StaleSealError:
+            # Another process sealed the same events first: start again from its checkpoint.
+            collisions += 1
+            if collisions >= _RETRIES:
+                msg = "other processes kept sealing at the same time; try again"
+                raise SealError(msg) from None
+            continue
+        if row is None:
+            return written
+        written.append(row)
+
+
+def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> CheckpointRow | None:
+    last = store.latest()
+    if last is None:
+        frontier, seq, after = Frontier(), 1, 0
+    else:
+        frontier = Frontier.from_bytes(last.tree_size, last.frontier)
+        if frontier.root() != last.root_hash:
+            # C2SP tlog-checkpoint: a log MUST NOT sign a checkpoint inconsistent with an
+            # earlier one.
+            msg = (
+                f"checkpoint #{last.seq}'s stored tree edge does not match its root: the "
+                "checkpoint table was altered; run govledger verify"
+            )
+            raise SealError(msg)
+        seq, after = last.seq + 1, last.last_position
+    leaves: list[LeafRow] = []
+    last_position = after
+    for position, state in ledger.stored_events(start=after + 1, limit=5000):
+        leaf = leaf_hash(state)
+        leaves.append(LeafRow(frontier.size, position, leaf))
+        frontier.append(leaf)
+        last_position = position
+        if len(leaves) >= _SEAL_CHUNK:
+            break
+    if not leaves and last is not None:
+        return None
+    sealed_at = _now()
+    checkpoint = Checkpoint(key.name, frontier.size, frontier.root(), sealed_at)
+    row = CheckpointRow(
+        seq=seq,
+        tree_size=frontier.size,
+        last_position=last_position,
+        root_hash=checkpoint.root_hash,
+        frontier=frontier.to_bytes(),
+        sealed_at=sealed_at,
+        note=sign(checkpoint, key),
+    )
+    store.append(row, leaves)
+    return row if leaves else None
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """
+    The first disagreement found, and the first store position it concerns.
+    """
+
+    what: str
+    #: 1-based leaf number (the n-th event in store order).
+    leaf: int | None
+    #: The store position of that leaf as it was sealed (or as the store has it now).
+    position: int | None
+    #: False when the store alone cannot narrow it down further than "at or after".
+    exact: bool = True
+
+
+@dataclass
+class VerifyReport:
+    """
+    What ``verify`` checked and the first problem it found.
+    """
+
+    events: int = 0
+    checkpoints: int = 0
+    sealed: int = 0
+    external: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """
+        Everything checked agrees.
+        """
+        return not self.problems
+
+    def to_json(self) -> bytes:
+        """
+        One JSON object: counts, and the first problem with its position.
+        """
+        first = self.problems[0] if self.problems else None
+        return orjson.dumps(
+            {
+                "ok": self.ok,
+                "events": self.events,
+                "checkpoints": self.checkpoints,
+                "sealed": self.sealed,
+                "unsealed": max(self.events - self.sealed, 0),
+                "external_checkpoint_size": self.external,
+                "problem": None if first is None else first.what,
+                "problems": [p.what for p in self.problems],
+                "leaf": None if first is None else first.leaf,
+                "position": None if first is None else first.position,
+                "exact": None if first is None else first.exact,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class _Trusted:
+    seq: int
+    size: int
+    root: bytes
+
+
+class _Verifier:
+    def __init__(self, events: Iterable[tuple[int, bytes]], recorded: list[LeafRow]) -> None:
+        # Events are hashed as they stream by: only positions and 32-byte hashes are kept.
+        self.positions: list[int] = []
+        leaves: list[bytes] = []
+        for position, state in events:
+            self.positions.append(position)
+            leaves.append(leaf_hash(state))
+        self.computed = MerkleTree(leaves)
+        self.recorded_rows = recorded
+        self.recorded = MerkleTree([r.leaf_hash for r in recorded])
+
+    def position(self, index: int) -> int | None:
+        # The position the sealed event had; the store's own when nothing was sealed there.
+        if index < len(self.recorded_rows):
+            return self.recorded_rows[index].position
+        if index < len(self.positions):
+            return self.positions[index]
+        known = (
+            self.recorded_rows[-1].position
+            if self.recorded_rows
+            else (self.positions[-1] if self.positions else 0)
+        )
+        # Past everything the store still has: positions are consecutive when nothing is lost.
+        return known + index + 1 - max(len(self.recorded_rows), len(self.positions))
+
+    def agrees(self, tree: MerkleTree, size: int, root: bytes) -> bool:
+        return tree.size >= size and tree.root(size) == root
+
+    def locate(self, size: int, root: bytes, floor: int, what: str) -> Problem:
+        """
+        The store's events do not hash to ``root`` at ``size``: name the first leaf that differs.
+        """
+        if self.agrees(self.recorded, size, root):
+            # The recorded leaves are authenticated by the signed root: compare one by one.
+            for index in range(size):
+                if index >= self.computed.size:
+                    return Problem(
+                        f"{what}: the store ends after {self.computed.size} events but the "
+                        f"checkpoint covers {size}; the event sealed at this position is missing",
+                        index + 1,
+                        self.position(index),
+                    )
+                if self.computed.leaf(index) != self.recorded.leaf(index):
+                    return Problem(
+                        f"{what}: the event at this position is not the one that was sealed "
+                        "(changed, removed, inserted or moved)",
+                        index + 1,
+                        self.position(index),
+                    )
+        if self.computed.size < size:
+            index = self.computed.size
+            return Problem(
+                f"{what}: the store ends after {index} events but the checkpoint covers {size}; "
+                "the events from this position on are missing",
+                index + 1,
+                self.position(index),
+                exact=False,
+            )
+        index = min(floor, self.computed.size)
+        return Problem(
+            f"{what}: the store's events do not hash to the signed root; the first difference "
+            f"is at or after this position (the sealed leaf hashes were altered too)",
+            index + 1,
+            self.position(index),
+            exact=False,
+        )
+
+
+def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the events
+    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
+) -> VerifyReport:
+    """
+    Check the store against its own checkpoints and, optionally, an auditor's checkpoint note.
+
+    Events stored after the last checkpoint are reported (``unsealed``) but prove nothing
+    yet; ``require_sealed`` makes them a problem.
+    """
+    store = CheckpointStore.of(ledger)
+    rows = store.checkpoints()
+    check = _Verifier(ledger.stored_events(limit=10_000), store.leaves())
+    report = VerifyReport(events=check.computed.size, checkpoints=len(rows))
+
+    # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
+    # and each an append-only extension of the one before (a fork is a signed lie).
+    trusted: list[_Trusted] = []
+    for expected_seq, row in enumerate(rows, start=1):
+        floor = trusted[-1].size if trusted else 0
+        what = f"checkpoint #{row.seq} (tree size {row.tree_size})"
+        problem = None
+        cp = None
+        if row.seq != expected_seq:
+            problem = f"checkpoint #{expected_seq} is missing from the store"
+        else:
+            try:
+                cp = open_note(row.note, key)
+            except CheckpointError as exc:
+                problem = f"{what}: {exc}; nothing after the previous trusted checkpoint is proven"
+        if cp is not None and (cp.tree_size, cp.root_hash) != (row.tree_size, row.root_hash):
+            problem = f"{what}: its columns disagree with its signed note"
+        if (
+            cp is not None
+            and problem is None
+            and trusted
+            and not _consistent(check, trusted[-1], cp)
+        ):
+            problem = (
+                f"{what} is not an append-only extension of checkpoint #{trusted[-1].seq}: "
+                "history up to that checkpoint was rewritten and re-signed"
+            )
+            floor = 0
+        if problem is not None or cp is None:
+            report.problems.append(
+                Problem(problem or what, floor + 1, check.position(floor), exact=False)
+            )
+            break
+        trusted.append(_Trusted(row.seq, cp.tree_size, cp.root_hash))
+
+    # Pass 2, the events: they must hash to every trusted checkpoint's root.
+    floor = 0
+    for t in trusted:
+        if not check.agrees(check.computed, t.size, t.root):
+            what = f"checkpoint #{t.seq} (tree size {t.size})"
+            report.problems.append(check.locate(t.size, t.root, floor, what))
+            break
+        floor = t.size
+        report.sealed = t.size
+
+    if require_sealed and not report.problems and check.computed.size > report.sealed:
+        index = report.sealed
+        report.problems.append(
+            Problem(
+                f"{check.computed.size - index} events are stored after the last trusted "
+                "checkpoint: nothing proves them (run govledger seal; if the store was sealed, "
+                "its checkpoints were removed)",
+                index + 1,
+                check.position(index),
+            )
+        )
+
+    if external is not None:
+        try:
+            cp = open_note(external, key)
+        except CheckpointError as exc:
+            report.problems.append(Problem(f"the auditor's checkpoint: {exc}", None, None))
+            return report
+        report.external = cp.tree_size
+        if not check.agrees(check.computed, cp.tree_size, cp.root_hash):
+            # No floor from the store's own checkpoints: a key holder who rewrote history
+            # signed those too, and the auditor's copy is what catches that.
+            report.problems.append(
+                check.locate(
+                    cp.tree_size,
+                    cp.root_hash,
+                    0,
+                    f"the auditor's checkpoint (tree size {cp.tree_size})",
+                )
+            )
+    return report
+
+
+def _consistent(check: _Verifier, old: _Trusted, new: Checkpoint) -> bool:
+    # The proof comes from whichever copy of the leaves the new checkpoint authenticates; if
+    # neither does, the store disagrees with the new checkpoint and ``locate`` reports that.
+    for tree in (check.recorded, check.computed):
+        if check.agrees(tree, new.tree_size, new.root_hash):
+            if old.size > new.tree_size:
+                return False
+            proof = tree.consistency_proof(old.size, new.tree_size)
+            return verify_consistency(old.size, new.tree_size, old.root, new.root_hash, proof)
+    return old.size <= new.tree_size
+
+
+# --- inclusion proofs -----------------------------------------------------------------------
+
+
+def prove(ledger: Any, key: VerifierKey, decision_id: str) -> dict[str, Any]:
+    """
+    Inclusion proofs of ``decision_id``'s events against the latest trusted checkpoint.
+
+    Raises ``CheckpointError`` when the store has no checkpoint, the latest is not
+    signed by ``key``, or a decision event is not sealed yet.
+    """
+    store = CheckpointStore.of(ledger)
+    row = store.latest()
+    if row is None:
+        msg = "the store has no checkpoint yet: run govledger seal"
+        raise CheckpointError(msg)
+    cp = open_note(row.note, key)
+    leaves = store.leaves(limit=cp.tree_size)
+    tree = MerkleTree([leaf.leaf_hash for leaf in leaves])
+    if tree.size < cp.tree_size or tree.root(cp.tree_size) != cp.root_hash:
+        msg = "the store's sealed leaves do not match its latest checkpoint: run govledger verify"
+        raise CheckpointError(msg)
+    agg = ledger.gate(decision_id)
+    if agg is None:
+        msg = f"no decision {decision_id!r} in the store"
+        raise CheckpointError(msg)
+    wanted = {ev: canonical_bytes(ev_fr) for ev, ev_fr in _by_event_id(agg.history)}
+    index_of = {leaf.leaf_hash: leaf for leaf in leaves}
+    proofs = []
+    for event_id, state in wanted.items():
+        leaf = index_of.get(leaf_hash(state))
+        if leaf is None:
+            msg = f"event {event_id} is stored after the latest checkpoint: run govledger seal"
+            raise CheckpointError(msg)
+        proofs.append(
+            {
+                "leaf_index": leaf.index,
+                "position": leaf.position,
+                "event": state.decode(),
+                "inclusion_path": [
+                    base64.b64encode(h).decode()
+                    for h in tree.inclusion_proof(leaf.index, cp.tree_size)
+                ],
+            }
+        )
+    return {
+        "format": PROOF_FORMAT,
+        "decision_id": decision_id,
+        "checkpoint": row.note,
+        "proofs": proofs,
+    }
+
+
+def _by_event_id(history: Sequence[Any]) -> Iterator[tuple[str, Any]]:
+    for fr in history:
+        yield fr["event_id"], fr
+
+
+def check_proof(proof: Any, key: VerifierKey, events: Sequence[bytes] | None = None) -> list[str]:
+    """
+    Check a ``prove`` document; return the problems found (empty: it proves what it claims).
+
+    ``events``: the auditor's own copies of the events (JSON); each must be one of
+    the proven events, compared by its canonical bytes.
+    """
+    problems: list[str] = []
+    if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:
+        return [f"not a {PROOF_FORMAT} document"]
+    try:
+        cp = open_note(str(proof.get("checkpoint", "")), key)
+    except CheckpointError as exc:
+        return [f"checkpoint: {exc}"]
+    proven: set[bytes] = set()
+    for n, item in enumerate(proof.get("proofs") or [], start=1):
+        try:
+            state = str(item["event"]).encode()
+            path = [base64.b64decode(h, validate=True) for h in item["inclusion_path"]]
+            index = int(item["leaf_index"])
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"proof {n}: malformed")
+            continue
+        if not verify_inclusion(index, cp.tree_size, leaf_hash(state), path, cp.root_hash):
+            problems.append(f"proof {n}: the event is not leaf {index} of the signed tree")
+            continue
+        proven.add(state)
+    if not proof.get("proofs"):
+        problems.append("the document proves no event")
+    for n, raw in enumerate(events or [], start=1):
+        try:
+            state = canonical_bytes(orjson.loads(raw))
+        except (orjson.JSONDecodeError, TypeError):
+            problems.append(f"event {n}: not JSON")
+            continue
+        if state not in proven:
+            problems.append(f"event {n}: not among the events this document proves")
+    return problems
