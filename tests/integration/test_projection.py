@@ -400,3 +400,77 @@ def test_follow_keeps_up_until_sigterm_and_commits_its_position(tmp_path):
         finally:
             con.close()
         assert live == _rebuilt(app, tmp_path / "rebuilt.duckdb")
+
+
+def test_projection_on_every_store_kind(ledger, tmp_path):
+    """
+    The read side depends only on the notification log: the same rows from SQLite and
+    PostgreSQL stores, each row agreeing with its aggregate.
+    """
+    ids = [
+        ledger.evaluate_gate("SpecApproval", "WP-1", "HYBRID", "approve", 0.95,
+                             model_id="m").decision_id,
+        ledger.evaluate_gate("ScopeChange", "WP-2", "HYBRID", "approve", 0.95,
+                             model_id="m").decision_id,
+        ledger.evaluate_gate("ScopeChange", "WP-3", "LOCKED", "approve", 0.5,
+                             model_id="m").decision_id,
+    ]
+    ledger.record_human_decision(ids[1], "alice", "reject")
+    ledger.append(projection_workload(20, seed=9))
+    con = _duckdb.connect(tmp_path / "p.duckdb")
+    try:
+        done = runner.catch_up(ledger, con, batch_size=9)
+        assert done.end == ledger.max_position()
+        for decision_id in ids:
+            status = con.execute("SELECT status FROM decisions WHERE decision_id = ?",
+                                 [decision_id]).fetchone()[0]
+            assert status == ledger.gate(decision_id).status
+        live = _duckdb.table_checksums(con)
+    finally:
+        con.close()
+    assert live == _rebuilt(ledger, tmp_path / "rebuilt.duckdb")
+
+
+@pytest.mark.postgres
+def test_follow_is_woken_by_postgres_notifications(tmp_path):
+    """
+    On PostgreSQL the follower subscribes (LISTEN/NOTIFY) and applies new events at once,
+    long before its poll interval would have woken it.
+    """
+    import threading  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    from tests.conftest import _drop_schema, postgres_url, require_postgres  # noqa: PLC0415
+
+    require_postgres()
+    schema = f"gl_{uuid.uuid4().hex[:12]}"
+    projection = tmp_path / "p.duckdb"
+    try:
+        with GovernanceLedger(LedgerConfig(store=postgres_url(schema))) as app:
+            app.append(projection_workload(5, seed=1))
+            wakeups = runner.Wakeups(app, 0)
+            assert wakeups.pushed
+            ends: list[int] = []
+            stop = threading.Event()
+            follower = threading.Thread(target=runner.follow, kwargs={
+                "ledger": app, "open_projection": lambda: _duckdb.connect(projection),
+                "interval": 60.0, "should_stop": stop.is_set, "wakeups": wakeups,
+                "on_progress": lambda done: ends.append(done.end),
+            })
+            follower.start()
+            try:
+                deadline = time.monotonic() + 10
+                while not ends and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                app.append(projection_workload(5, seed=2))
+                head = app.max_position()
+                while (not ends or ends[-1] < head) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert ends[-1] == head
+            finally:
+                stop.set()
+                wakeups.wake()
+                follower.join(timeout=20)
+                wakeups.close()
+    finally:
+        _drop_schema(schema)
