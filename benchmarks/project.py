@@ -278,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
           f"  CPU {cpu['tuned']:.2f}s")
     print(f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
           f"  CPU {cpu['proj']:.2f}s")
-    print(f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, CPU {cpu['raw'] / cpu['proj']:.2f}"
-          f" | against the tuned raw: wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}")
+    print(f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
+          f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
+          f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}")
     return 0
 
 

@@ -437,10 +437,10 @@ def test_follow_is_woken_by_postgres_notifications(tmp_path):
     On PostgreSQL the follower subscribes (LISTEN/NOTIFY) and applies new events at once,
     long before its poll interval would have woken it.
     """
-    import threading  # noqa: PLC0415
-    import uuid  # noqa: PLC0415
+    import threading
+    import uuid
 
-    from tests.conftest import _drop_schema, postgres_url, require_postgres  # noqa: PLC0415
+    from tests.conftest import _drop_schema, postgres_url, require_postgres
 
     require_postgres()
     schema = f"gl_{uuid.uuid4().hex[:12]}"
