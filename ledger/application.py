@@ -363,9 +363,18 @@ class GovernanceLedger(Application[UUID]):
         (position, canonical bytes) of stored events in store order, fetched in pages.
         """
         position = start
+        # A recorder with ``select_states`` pages (position, state) without the library's
+        # Notification objects; any other recorder goes through select_notifications.
+        fast = getattr(self.recorder, "select_states", None)
         while True:
             try:
-                page = self.recorder.select_notifications(position, limit, stop=stop)
+                if fast is not None:
+                    page = fast(position, limit, stop)
+                else:
+                    page = [
+                        (n.id, bytes(n.state))
+                        for n in self.recorder.select_notifications(position, limit, stop=stop)
+                    ]
             except PersistenceError as exc:
                 raise StoreError(
                     f"could not read the event store {self.config.store_label}: {exc}",
@@ -373,9 +382,8 @@ class GovernanceLedger(Application[UUID]):
                 ) from None
             if not page:
                 return
-            for n in page:
-                yield n.id, bytes(n.state)
-            position = page[-1].id + 1
+            yield from page
+            position = page[-1][0] + 1
 
     def position_at(self, moment: datetime) -> int:
         """

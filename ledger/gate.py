@@ -33,7 +33,9 @@ __all__ = [
     "Status",
     "aggregate_id",
     "check_event_alone",
+    "decision_status",
     "duplicate_error",
+    "is_locked_halt",
 ]
 
 #: Namespace of the deterministic aggregate id: one decision_id, one aggregate, ever.
@@ -68,6 +70,45 @@ class Status:
     REJECTED = "rejected"
     DEFERRED = "deferred"
     HALTED = "halted"
+
+
+def is_locked_halt(level: str, verdict: str, model_decision: str | None) -> bool:
+    """
+    A LOCKED decision that needed a human, recorded as reject/defer (2.6.8.12.6.1).
+
+    Pure, so the read side classifies halts by the same rule as the aggregate.
+    """
+    return (
+        level == AutomationLevel.LOCKED
+        and verdict == Verdict.HALT
+        and model_decision in _CLOSING
+    )
+
+
+def decision_status(
+    *,
+    applied_decision: str | None,
+    pending_request: bool,
+    signed: bool,
+    halt: bool,
+    human_decision: str | None,
+) -> str:
+    """
+    One of ``Status``'s words for a decision in this state.
+
+    Pure, so the read side's ``status`` column is the aggregate's ``status``.
+    """
+    if applied_decision is None:
+        if pending_request:
+            return Status.AWAITING_HUMAN
+        return Status.HALTED if halt else Status.OPEN
+    if applied_decision == Decision.APPROVE:
+        return Status.AUTO_APPROVED if signed else Status.HUMAN_APPROVED
+    if halt:
+        return Status.HALTED
+    if human_decision == Decision.REJECT:
+        return Status.HUMAN_REJECTED
+    return Status.REJECTED if applied_decision == Decision.REJECT else Status.DEFERRED
 
 
 def _ids(fr: Mapping[str, Any]) -> dict[str, Any]:
@@ -336,29 +377,20 @@ class GateEvaluation(Aggregate):
         """
         A LOCKED decision that needed a human, recorded as reject/defer (2.6.8.12.6.1).
         """
-        return (
-            self.automation_level is AutomationLevel.LOCKED
-            and self.outcome.verdict is Verdict.HALT
-            and self.model_decision in _CLOSING
-        )
+        return is_locked_halt(self.automation_level, self.outcome.verdict, self.model_decision)
 
     @property
     def status(self) -> str:
         """
         One of ``Status``'s words.
         """
-        applied = self.applied_decision
-        if applied is None:
-            if self.pending_request:
-                return Status.AWAITING_HUMAN
-            return Status.HALTED if self.is_halt else Status.OPEN
-        if applied == Decision.APPROVE:
-            return Status.AUTO_APPROVED if self.signed else Status.HUMAN_APPROVED
-        if self.is_halt:
-            return Status.HALTED
-        if self.human_decision == Decision.REJECT:
-            return Status.HUMAN_REJECTED
-        return Status.REJECTED if applied == Decision.REJECT else Status.DEFERRED
+        return decision_status(
+            applied_decision=self.applied_decision,
+            pending_request=self.pending_request,
+            signed=self.signed,
+            halt=self.is_halt,
+            human_decision=self.human_decision,
+        )
 
     def when(self, event: ev.GovEvent) -> None:
         """

@@ -101,6 +101,98 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+# --- projection workloads (read side) ---------------------------------------------------
+# Deterministic streams of FR events the write side accepts, covering every sequence the
+# projections must fold: auto-approvals, model rejects/defers, human reviews answered at
+# once, later, never, or in two rounds, LOCKED halts, and timestamps in every RFC 3339
+# spelling the schema allows.
+
+
+def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]:  # noqa: C901, PLR0915
+    """
+    About 3.5 events per decision, in an order a real emitter could produce.
+    """
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ledger.policy import Verdict, evaluate
+    from ledger.vocabulary import AutomationLevel
+
+    rng = random.Random(seed)  # noqa: S311 - a reproducible workload
+    clock = datetime(2026, 2, 19, 12, 0, tzinfo=UTC)
+    spellings = [
+        lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        lambda t: t.strftime("%Y-%m-%dt%H:%M:%S.%f000z"),
+        lambda t: t.astimezone(timezone(timedelta(hours=2))).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f+02:00"
+        ),
+    ]
+    out: list[dict[str, Any]] = []
+    later: list[tuple[int, list[dict[str, Any]]]] = []
+
+    def fr(kind: str, base: dict[str, Any], actor: str, **fields: Any) -> dict[str, Any]:
+        nonlocal clock
+        clock += timedelta(milliseconds=rng.randint(1, 900))
+        event = {"type": kind, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                 "timestamp": rng.choice(spellings)(clock), "actor": actor, **base}
+        event.update({k: v for k, v in fields.items() if v is not None})
+        return event
+
+    def answer(base: dict[str, Any], *, final: bool) -> list[dict[str, Any]]:
+        verdict = rng.choice(["approve", "reject", "defer"])
+        events = [fr("gov_human_intervention_received", base, "human", decision=verdict,
+                     user_id=rng.choice(["alice", "bob", "carol"]), rationale="reviewed")]
+        if final:
+            events.append(fr("gov_decision_applied", base, "system", decision=verdict))
+        return events
+
+    for i in range(n_decisions):
+        gate = rng.choice([*GATES, "DataExport"])
+        level = rng.choice(["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED", "SUPERVISED"])
+        confidence = None if rng.random() < 0.1 else round(rng.random(), 3)
+        model = rng.choice(["m-alpha", "m-beta", None])
+        base = {"decision_id": f"d-{seed}-{i}", "gate_type": gate,
+                "target_ref": f"WP-{i % 7}/MT-{i % 3}", "automation_level": level}
+        if rng.random() < 0.5:
+            base["wp_id"] = f"WP-{i % 7}"
+        outcome = evaluate(gate, AutomationLevel.parse(level), confidence)
+        proposed = rng.choice(["approve", "approve", "reject", "defer"])
+        if outcome.verdict is Verdict.HALT:
+            proposed = "reject" if gate in ("CloudEscalation", "PolicyViolation") else "defer"
+        created = fr("gov_decision_created", base, "agent", decision=proposed,
+                     confidence=confidence, model_id=model or "m-gamma",
+                     evidence_refs=[f"artifact://{i}/a"] if rng.random() < 0.5 else None,
+                     rationale="because")
+        out.append(created)
+        if outcome.verdict is Verdict.HALT or (
+            outcome.verdict is Verdict.AUTO and proposed != "approve"
+        ):
+            out.append(fr("gov_decision_applied", base, "system", decision=proposed))
+        elif outcome.verdict is Verdict.AUTO:
+            out.append(fr("gov_auto_signature_created", base, "agent", model_id=model))
+            out.append(fr("gov_decision_applied", base, "system", decision="approve"))
+        else:
+            out.append(fr("gov_human_intervention_requested", base, "system",
+                          rationale=outcome.reason[:200]))
+            roll = rng.random()
+            if roll < 0.3:
+                out.extend(answer(base, final=True))
+            elif roll < 0.8:
+                # Answered later: some rounds are not final and ask the human again.
+                events = answer(base, final=rng.random() < 0.7)
+                if events[-1]["type"] != "gov_decision_applied":
+                    events.append(fr("gov_human_intervention_requested", base, "system"))
+                    events.extend(answer(base, final=True))
+                later.append((len(out) + rng.randint(1, 40), events))
+            # else: left awaiting a human
+        due = [entry for entry in later if entry[0] <= len(out)]
+        later = [entry for entry in later if entry[0] > len(out)]
+        for _, events in due:
+            out.extend(events)
+    for _, events in later:
+        out.extend(events)
+    return out
+
+
 # --- valid event streams (tamper evidence, fault tolerance) ------------------------------------
 
 _GATES = ["SpecApproval", "RefinementSign"]

@@ -1,0 +1,202 @@
+"""Audit queries over the projection: each returns column names and plain row tuples.
+
+Nothing here writes. ``run_query`` runs an auditor's own SQL and refuses any
+statement that is not a read, before DuckDB sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from projections._duckdb import TABLES
+from projections._errors import ReadOnlyQueryError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["REPORTS", "Report", "Result", "export_parquet", "run_query", "run_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """
+    A query's answer: column names and rows in order.
+    """
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """
+        One dict per row, keyed by column name.
+        """
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """
+    One named audit report.
+    """
+
+    sql: str
+    help: str
+    #: Name of the one argument the report takes (``target`` takes TARGET_REF).
+    argument: str | None = None
+
+
+_APPROVED = "('auto_approved', 'human_approved')"
+_OVERRIDDEN = "human_decision IS NOT NULL AND human_decision IS DISTINCT FROM model_decision"
+
+#: ``govledger audit REPORT``: name -> report.
+REPORTS: Final[Mapping[str, Report]] = {
+    "summary": Report(
+        "SELECT gate_type, automation_level, status, count(*) AS count FROM decisions "
+        "GROUP BY gate_type, automation_level, status "
+        "ORDER BY gate_type, automation_level, status",
+        "decisions counted by gate type x automation level x status",
+    ),
+    "auto-approvals": Report(
+        "SELECT decision_id, gate_type, automation_level, target_ref, model_id, confidence, "
+        "threshold, round(confidence - threshold, 6) AS margin, signed_at, applied_at "
+        "FROM decisions WHERE status = 'auto_approved' ORDER BY applied_at, decision_id",
+        "auto-approved decisions with confidence, the threshold that applied and the margin "
+        "(empty threshold and margin: an unconditional Auto cell)",
+    ),
+    "pending": Report(
+        "SELECT decision_id, gate_type, automation_level, target_ref, model_id, "
+        "awaiting_since AS requested_at, "
+        "round(epoch(CAST(? AS TIMESTAMPTZ)) - epoch(awaiting_since), 3) AS waited_seconds "
+        "FROM decisions WHERE status = 'awaiting_human' ORDER BY awaiting_since, decision_id",
+        "decisions awaiting a human, oldest first, with how long they have waited",
+    ),
+    "halts": Report(
+        "SELECT decision_id, gate_type, target_ref, decision, confidence, threshold, model_id, "
+        "halted_at, rule, reason FROM locked_halts ORDER BY halted_at, decision_id",
+        "LOCKED halts: a reject/defer recorded where a human would have been needed",
+    ),
+    "overrides": Report(
+        "SELECT decision_id, gate_type, automation_level, target_ref, model_id, model_decision, "
+        "confidence, human_decision, human_user_id AS user_id, human_decided_at AS decided_at, "
+        "status FROM decisions "
+        "WHERE human_decision IS NOT NULL AND human_decision IS DISTINCT FROM model_decision "
+        "ORDER BY human_decided_at, decision_id",
+        "decisions where the human answered differently from the model",
+    ),
+    "target": Report(
+        "SELECT e.position, e.timestamp, e.fr_id, e.type, e.decision_id, d.gate_type, "
+        "d.automation_level, e.actor, e.fr->>'decision' AS decision, "
+        "CAST(e.fr->>'confidence' AS DOUBLE) AS confidence, e.fr->>'model_id' AS model_id, "
+        "e.fr->>'user_id' AS user_id "
+        "FROM events e JOIN decisions d ON d.decision_id = e.decision_id "
+        "WHERE d.target_ref = ? ORDER BY e.position",
+        "the full event history of one target_ref, in store order",
+        argument="TARGET_REF",
+    ),
+    "models": Report(
+        "SELECT model_id, count(*) AS decisions, "
+        f"count(*) FILTER (WHERE status IN {_APPROVED}) AS approved, "
+        f"round(count(*) FILTER (WHERE status IN {_APPROVED}) / count(*), 4) AS approval_rate, "
+        "round(avg(confidence), 4) AS mean_confidence, "
+        "count(human_decision) AS human_answered, "
+        f"count(*) FILTER (WHERE {_OVERRIDDEN}) AS overridden, "
+        f"round(count(*) FILTER (WHERE {_OVERRIDDEN}) / nullif(count(human_decision), 0), 4) "
+        "AS override_rate "
+        "FROM decisions GROUP BY model_id ORDER BY model_id NULLS LAST",
+        "per model_id: decisions, approved (auto or human) and its rate, mean confidence, "
+        "decisions a human answered and how often the human overrode the model",
+    ),
+}
+
+
+def run_report(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    argument: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> Result:
+    """
+    Run one of ``REPORTS``; ``now`` is the moment ``pending`` measures waits against.
+    """
+    report = REPORTS[name]
+    params: list[Any] = []
+    if report.argument is not None:
+        if argument is None:
+            msg = f"audit {name} needs {report.argument}"
+            raise ValueError(msg)
+        params.append(argument)
+    if name == "pending":
+        moment = now or datetime.now(UTC)
+        params.append(moment.astimezone(UTC).isoformat())
+    return _fetch(con, report.sql, params)
+
+
+#: Statement kinds a read-only query may run.
+_READS: Final = frozenset({"SELECT", "EXPLAIN"})
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
+    """
+    One read-only statement (SELECT, WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
+    """
+    import duckdb  # noqa: PLC0415
+
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.ParserException as exc:
+        raise ReadOnlyQueryError(f"query does not parse: {exc}", rule="sql") from None
+    if len(statements) != 1:
+        raise ReadOnlyQueryError(
+            f"query runs exactly one statement; got {len(statements)}", rule="sql"
+        )
+    kind = statements[0].type.name
+    if kind not in _READS:
+        raise ReadOnlyQueryError(
+            f"query is read-only: a {kind} statement would change the projection or the "
+            "files around it and is refused; use SELECT (the projection is rebuilt from "
+            "the store, never edited)",
+            rule="read_only",
+        )
+    try:
+        return _fetch(con, sql, [])
+    except duckdb.Error as exc:
+        raise ReadOnlyQueryError(f"query failed: {exc}", rule="sql") from None
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Result:
+    cursor = con.execute(sql, list(params))
+    columns = tuple(d[0] for d in cursor.description or ())
+    return Result(columns, cursor.fetchall())
+
+
+#: How each table is ordered in its Parquet file, so exports are byte-for-byte repeatable.
+_EXPORT_ORDER: Final[Mapping[str, str]] = {
+    "events": "position",
+    "decisions": "created_position",
+    "auto_signatures": "position",
+    "human_interventions": "requested_position",
+    "locked_halts": "position",
+}
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> dict[str, int]:
+    """
+    Write each projection table to ``directory/<table>.parquet``; returns rows per table.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for name in TABLES:
+        target = str(out / f"{name}.parquet").replace("'", "''")
+        con.execute(
+            f"COPY (SELECT * FROM {name} ORDER BY {_EXPORT_ORDER[name]}) "
+            f"TO '{target}' (FORMAT parquet)"
+        )
+        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+        counts[name] = int(row[0]) if row else 0
+    return counts

@@ -1,0 +1,357 @@
+"""Catch-up, rebuild, as-of replay and follow: moving the projection along the store.
+
+The SQLite store has no push notifications, so catch-up pulls the notification
+log in batches (``GovernanceLedger.stored_events``). Each batch's rows and the
+position it reached commit in one DuckDB transaction, so a projector stopped at
+any point, ``kill -9`` included, resumes from its position with no row lost or
+doubled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from projections import _duckdb
+from projections._errors import ProjectionBusyError, ProjectionError
+from projections.views import fold
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "CatchUp",
+    "NotificationLog",
+    "Replay",
+    "Wakeups",
+    "catch_up",
+    "follow",
+    "rebuild",
+    "replay_as_of",
+]
+
+#: Events per DuckDB transaction: large enough that Arrow inserts dominate, small enough
+#: that a stopped projector redoes little.
+DEFAULT_BATCH: Final = 10_000
+
+
+class NotificationLog(Protocol):
+    """
+    What the read side needs from the ledger (``GovernanceLedger`` provides it).
+
+    The read side depends on this shape, not on the write side's application.
+    """
+
+    @property
+    def recorder(self) -> Any: ...
+
+    def stored_events(
+        self, *, start: int = 1, limit: int = 1000, stop: int | None = None
+    ) -> Iterator[tuple[int, bytes]]: ...
+
+    def position_at(self, moment: datetime) -> int: ...
+
+    def max_position(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """
+    What one catch-up did: positions before and after, and the events it applied.
+    """
+
+    start: int
+    end: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """
+    The cut of an as-of replay: the moment, the last position at it, the events projected.
+    """
+
+    as_of: datetime
+    position: int
+    events: int
+
+
+def _never() -> bool:
+    return False
+
+
+def _batches(
+    ledger: NotificationLog, start: int, stop: int, size: int
+) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    for item in ledger.stored_events(start=start, limit=size, stop=stop):
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def catch_up(
+    ledger: NotificationLog,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    stop: int | None = None,
+    should_stop: Callable[[], bool] = _never,
+    allow_cut: bool = False,
+) -> CatchUp:
+    """
+    Apply every stored event after the projection's position (up to ``stop``, inclusive).
+
+    ``should_stop`` is asked between batches, so a follower exits on a committed batch.
+    """
+    if not allow_cut and _duckdb.cut(con) is not None:
+        raise ProjectionError(
+            "this projection is an as-of replay (see its replay_cut table); it is frozen at "
+            "its cut and is not caught up",
+            rule="replay",
+        )
+    start = _duckdb.position(con)
+    target = ledger.max_position() if stop is None else stop
+    end, applied = start, 0
+    if target <= start:
+        return CatchUp(start, start, 0)
+
+    # The rows the previous batch wrote: most decisions a batch continues were created in
+    # the batch just before, and this process is the file's only writer while it runs.
+    recent: dict[str, dict[str, Any]] = {}
+    # Reads go through their own connection: they see committed batches only, while the
+    # writer thread may hold ``con`` in the middle of the previous batch's transaction.
+    reader = con.cursor()
+
+    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = {i: recent[i] for i in ids if i in recent}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(_duckdb.load_decisions(reader, missing))
+        return found
+
+    writer = _Writer(con)
+    try:
+        for batch in _batches(ledger, start + 1, target, batch_size):
+            written: dict[str, dict[str, Any]] = {}
+            tables = fold(batch, load, written)
+            done = writer.submit(tables, batch[-1][0], len(batch))
+            if done is not None:
+                end, applied = done[0], applied + done[1]
+            recent = written
+            if should_stop():
+                break
+    finally:
+        # Whatever happens, the batch in flight commits or rolls back as a whole.
+        done = writer.wait()
+        reader.close()
+    if done is not None:
+        end, applied = done[0], applied + done[1]
+    return CatchUp(start, end, applied)
+
+
+class _Writer:
+    """
+    Writes one batch (its rows and its position, one transaction) in a second thread.
+
+    DuckDB releases the GIL while it inserts and commits, so the next batch is read
+    and folded meanwhile. Batches still commit one at a time and in order: ``submit``
+    first waits for the batch before.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._pending: tuple[int, int] | None = None
+
+    def _write(self, tables: dict[str, Any], position: int) -> None:
+        try:
+            with _duckdb.transaction(self._con):
+                _duckdb.write_tables(self._con, tables)
+                _duckdb.record_position(self._con, position)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+
+    def wait(self) -> tuple[int, int] | None:
+        """
+        Wait for the batch in flight; (position, events) once committed, None if none.
+        """
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        done, self._pending = self._pending, None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return done
+
+    def submit(self, tables: dict[str, Any], position: int, events: int) -> tuple[int, int] | None:
+        """
+        Start writing a batch after the previous one committed (returned as by ``wait``).
+        """
+        done = self.wait()
+        self._pending = (position, events)
+        self._thread = threading.Thread(
+            target=self._write, args=(tables, position), name="govledger-project", daemon=True
+        )
+        self._thread.start()
+        return done
+
+
+def rebuild(
+    ledger: NotificationLog,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    stop: int | None = None,
+) -> CatchUp:
+    """
+    Drop every projection table and replay the store from its first event.
+    """
+    _duckdb.drop_tables(con)
+    _duckdb.create_tables(con)
+    return catch_up(ledger, con, batch_size=batch_size, stop=stop)
+
+
+def replay_as_of(
+    ledger: NotificationLog,
+    path: str | Path,
+    moment: datetime,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> Replay:
+    """
+    Build ``path`` from the events the store had recorded at ``moment`` (by store order).
+
+    The cut is the last position whose ``recorded_at`` (commit time) is at or before
+    ``moment``; the file records it in ``replay_cut`` and is never caught up afterwards.
+    """
+    at = ledger.position_at(moment)
+    con = _duckdb.connect(path)
+    try:
+        done = rebuild(ledger, con, batch_size=batch_size, stop=at)
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _duckdb.record_cut(con, text, at, done.events)
+    finally:
+        con.close()
+    return Replay(moment, at, done.events)
+
+
+class Wakeups:
+    """
+    Wakes a follower when new events may exist: at once on a store that pushes, else by polling.
+
+    A recorder with ``subscribe`` (PostgreSQL's LISTEN/NOTIFY) wakes the follower as
+    soon as something is committed; the SQLite recorder cannot, so the follower polls
+    every ``interval`` seconds. Either way the follower then pulls the log itself, so
+    both paths project through exactly the same code.
+    """
+
+    def __init__(self, ledger: NotificationLog, after: int) -> None:
+        self._event = threading.Event()
+        self._subscription: Any = None
+        subscribe = getattr(ledger.recorder, "subscribe", None)
+        if subscribe is None:
+            return
+        try:
+            self._subscription = subscribe(gt=after)
+        except NotImplementedError:
+            return
+        threading.Thread(target=self._listen, name="govledger-follow", daemon=True).start()
+
+    @property
+    def pushed(self) -> bool:
+        """
+        Whether the store pushes (a subscription is open) rather than being polled.
+        """
+        return self._subscription is not None
+
+    def _listen(self) -> None:
+        try:
+            for _ in self._subscription:
+                self._event.set()
+        except Exception:  # noqa: BLE001 - a lost subscription degrades to polling
+            self._subscription = None
+
+    def wait(self, interval: float) -> None:
+        """
+        Sleep until a push arrives or ``interval`` seconds pass.
+        """
+        self._event.wait(interval)
+        self._event.clear()
+
+    def wake(self) -> None:
+        """
+        End the current wait (used on SIGTERM/SIGINT).
+        """
+        self._event.set()
+
+    def close(self) -> None:
+        """
+        Stop the subscription, if any.
+        """
+        if self._subscription is not None:
+            self._subscription.stop()
+            self._subscription = None
+
+
+def follow(
+    ledger: NotificationLog,
+    open_projection: Callable[[], duckdb.DuckDBPyConnection],
+    *,
+    interval: float = 0.5,
+    batch_size: int = DEFAULT_BATCH,
+    should_stop: Callable[[], bool] = _never,
+    on_progress: Callable[[CatchUp], None] = lambda _: None,
+    wakeups: Wakeups | None = None,
+) -> int:
+    """
+    Keep catching up until ``should_stop()``; return the number of events applied.
+
+    The projection file is opened only while there is something to apply, so
+    readers (``audit``, ``query``, ``export``) can open it between rounds.
+    """
+    con = open_projection()
+    try:
+        known = _duckdb.position(con)
+        first = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+    finally:
+        con.close()
+    total = first.events
+    known = max(known, first.end)
+    if first.events:
+        on_progress(first)
+    owned = wakeups is None
+    wakeups = wakeups or Wakeups(ledger, known)
+    try:
+        while not should_stop():
+            if ledger.max_position() > known:
+                try:
+                    con = open_projection()
+                except ProjectionBusyError:
+                    # A reader holds the file (DuckDB: one writer or many readers); next round.
+                    wakeups.wait(interval)
+                    continue
+                try:
+                    done = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+                finally:
+                    con.close()
+                known = max(known, done.end)
+                total += done.events
+                if done.events:
+                    on_progress(done)
+                continue
+            wakeups.wait(interval)
+    finally:
+        if owned:
+            wakeups.close()
+    return total
