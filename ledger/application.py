@@ -404,7 +404,12 @@ class GovernanceLedger(Application[UUID]):
         """
         The last store position (0 for an empty store).
         """
-        return int(self.recorder.max_notification_id() or 0)
+        try:
+            return int(self.recorder.max_notification_id() or 0)
+        except PersistenceError as exc:
+            raise StoreError(
+                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
+            ) from None
 
     # --- command API ------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import pytest
 
 from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
+from projections import _duckdb, runner
 from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -109,7 +110,8 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
 
     Afterwards the store holds exactly the acknowledged events (count and ids), each
     refused event got a rule's code, and the whole store, re-judged in store order
-    from scratch, obeys every rule (each decision's sequence is valid).
+    from scratch, obeys every rule (each decision's sequence is valid), and the DuckDB
+    projection caught up from PostgreSQL agrees with the store.
     """
     GovernanceLedger(LedgerConfig(store=pg_url)).close()  # tables exist before the race
     common = _events_file(tmp_path / "common.jsonl", 100, "common")
@@ -168,6 +170,18 @@ def test_concurrent_writers_lose_races_cleanly_and_lose_nothing(pg_url, tmp_path
                 "gov_human_intervention_received",
                 "gov_decision_applied",
             ]
+        # The projection, caught up from PostgreSQL, agrees with the store row for row.
+        con = _duckdb.connect(tmp_path / "race.duckdb")
+        try:
+            runner.catch_up(ledger, con, batch_size=997)
+            events = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+            assert events == (len(stored), len(stored))
+            projected = dict(con.execute("SELECT decision_id, status FROM decisions").fetchall())
+        finally:
+            con.close()
+        assert set(projected) == set(decision_ids)
+        for decision_id in decision_ids[::40]:
+            assert projected[decision_id] == fresh.gate(decision_id).status
     fresh.close()
 
 
