@@ -21,17 +21,30 @@ text ids to (aggregate, version) and stamped every row, against 55 us/event).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.persistence import InterfaceError, StoredEvent
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+)
 
 __all__ = ["GovSQLiteRecorder"]
 
-_IN_CHUNK = 500  # SQLite's default limit is 32766 host parameters; stay far below it
+_IN_CHUNK = 500
+#: Prepared statements kept per connection. The library opens its connections with
+#: ``cached_statements=True``, which is 1: every statement of a transaction was parsed and
+#: planned again each time (BEGIN, the three inserts and SELECT MAX alternate). Measured:
+#: ~70 us of CPU per small commit with 1, ~42 us with this cache.
+_STATEMENT_CACHE = 128  # SQLite's default limit is 32766 host parameters; stay far below it
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -44,10 +57,47 @@ def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class _StatementCachingPool(SQLiteConnectionPool):
+    """
+    The library's SQLite pool, with connections that keep their prepared statements.
+
+    ``_create_connection`` is the library's own (eventsourcing 9.5.6), but for
+    ``cached_statements``.
+    """
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # auto-commit: transactions BEGIN explicitly
+                cached_statements=_STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            cursor = c.cursor()
+            cursor.execute("PRAGMA journal_mode;")
+            if cursor.fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class GovSQLiteRecorder(SQLiteApplicationRecorder):
     """
     Inserts a whole batch with ``executemany`` and keeps the event_id index.
     """
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        # Connections opened from here on keep their prepared statements (see the pool).
+        if type(datastore.pool) is SQLiteConnectionPool:
+            datastore.pool.__class__ = _StatementCachingPool
+        super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
