@@ -12,8 +12,7 @@ content) instead of running the schema a second time on the same event.
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Final
+from typing import Any
 
 import fastjsonschema
 import orjson
@@ -26,12 +25,6 @@ from ledger.vocabulary import LEGACY_LEVELS
 __all__ = ["ValidatedFR", "normalise", "parse_line"]
 
 _TOKEN = object()
-#: Values repeated across events (vocabulary) or across a decision's events (its ids):
-#: one string object each, so decisions kept between batches cost less memory.
-_SHARED: Final = (
-    "type", "actor", "automation_level", "gate_type", "decision", "decision_id", "target_ref",
-    "wp_id", "mt_id", "job_id", "model_id", "user_id",
-)
 
 
 class ValidatedFR(dict[str, Any]):
@@ -145,10 +138,6 @@ def normalise(event: Any) -> ValidatedFR:
     legacy = LEGACY_LEVELS.get(out["automation_level"])
     if legacy is not None:
         dict.__setitem__(out, "automation_level", legacy.value)
-    for key in _SHARED:
-        value = out.get(key)
-        if value is not None:  # the schema made it a string
-            dict.__setitem__(out, key, sys.intern(value))
     # Also refuses a lone surrogate, which passes the schema but has no UTF-8 form. The copy
     # is exact-size: orjson's own result keeps a ~4 KiB buffer, and cached decisions hold
     # these bytes (measured: 6 KiB per event before the copy, ~0.5 KiB after).
