@@ -47,5 +47,9 @@ def test_the_readme_table_lists_every_code_with_its_meaning():
     """
     text = README.read_text()
     table = dict(re.findall(r"^\| `(\w+)` \| (.+?) \|$", text, flags=re.MULTILINE))
-    for cls in [*event_error_classes(), errors.StoreError]:
+    from projections import _errors as read_side
+
+    read_errors = [read_side.ProjectionError, read_side.ProjectionBusyError,
+                   read_side.ReadOnlyQueryError]
+    for cls in [*event_error_classes(), errors.StoreError, *read_errors]:
         assert table.get(cls.code) == cls.meaning, cls.code
