@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AutoSignature",
+    "DecisionActor",
     "DecisionRecord",
     "GovernanceDecision",
     "HumanIntervention",
     "SignatureActor",
-    "DecisionActor",
 ]
 
 
@@ -131,7 +131,9 @@ class DecisionRecord(_Frozen):
                 decision=created["decision"],
                 confidence=created.get("confidence", 0.0),
                 rationale=created.get("rationale", ""),
-                evidence_refs=tuple(created["evidence_refs"]) if "evidence_refs" in created else None,
+                evidence_refs=tuple(created["evidence_refs"])
+                if "evidence_refs" in created
+                else None,
                 timestamp=created["timestamp"],
                 actor=(
                     DecisionActor(kind="human", user_id=created.get("user_id"))

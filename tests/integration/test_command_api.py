@@ -54,8 +54,9 @@ def test_t_gov_001_automation_level_gates_approval(memory_ledger, gate, level, c
     confidence=st.one_of(st.none(), st.floats(0, 1)),
 )
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_t_gov_002_every_auto_approval_has_a_governance_decision(memory_ledger, gate, level,
-                                                                  confidence):
+def test_t_gov_002_every_auto_approval_has_a_governance_decision(
+    memory_ledger, gate, level, confidence
+):
     """
     T-GOV-002: a GovernanceDecision (hsk.gov_decision@0.4) is logged for every auto-approval.
     """
@@ -67,13 +68,19 @@ def test_t_gov_002_every_auto_approval_has_a_governance_decision(memory_ledger, 
     assert artifact is not None
     assert artifact.schema_version == "hsk.gov_decision@0.4"
     assert (artifact.decision_id, artifact.gate_type, artifact.decision) == (
-        outcome.decision_id, gate, "approve")
+        outcome.decision_id,
+        gate,
+        "approve",
+    )
     _schemas.validator("hsk.gov_decision@0.4")(artifact.model_dump(mode="json", exclude_none=True))
     signature = record.auto_signature
     assert signature is not None
     # 2.6.8.12.6.3: bound by decision_id + gate_type + target_ref.
     assert (signature.decision_id, signature.gate_type, signature.target_ref) == (
-        artifact.decision_id, artifact.gate_type, artifact.target_ref)
+        artifact.decision_id,
+        artifact.gate_type,
+        artifact.target_ref,
+    )
     _schemas.validator("hsk.auto_signature@0.1")(signature.model_dump(mode="json"))
 
 
@@ -97,8 +104,9 @@ def test_t_gov_004_cloud_escalation_always_requires_human_consent(memory_ledger,
     """
     T-GOV-004 / 11.1.7.3: never auto-signed; human-gated; denied (halted, rejected) in LOCKED.
     """
-    outcome = memory_ledger.evaluate_gate("CloudEscalation", "WP-1", level, "approve", 1.0,
-                                          model_id="m")
+    outcome = memory_ledger.evaluate_gate(
+        "CloudEscalation", "WP-1", level, "approve", 1.0, model_id="m"
+    )
     record = memory_ledger.decision(outcome.decision_id)
     assert record.auto_signature is None
     if level == "LOCKED":
@@ -132,10 +140,12 @@ def test_t_gov_005_every_decision_emits_fr_evt_gov_events(memory_ledger, gate, l
         _schemas.validator(fr["type"])(fr)
 
 
-@pytest.mark.parametrize("gate", ["ScopeChange", "SpecApproval", "CloudEscalation", "PolicyViolation"])
+@pytest.mark.parametrize(
+    "gate", ["ScopeChange", "SpecApproval", "CloudEscalation", "PolicyViolation"]
+)
 def test_locked_halt_records_reject_or_defer_and_halts(memory_ledger, gate):
     """
-    2.6.8.12.6.1: LOCKED records defer (reject for cloud escalation and policy violations) and halts.
+    2.6.8.12.6.1: LOCKED records defer (reject for CloudEscalation/PolicyViolation), then halts.
     """
     outcome = memory_ledger.evaluate_gate(gate, "WP-1", "LOCKED", "approve", 0.1, model_id="m")
     if gate == "SpecApproval":  # Auto under AUTONOMOUS, so LOCKED proceeds
@@ -153,12 +163,16 @@ def test_human_rejection_closes_the_gate(memory_ledger):
     """
     2.6.8.12.6.4: 001 -> 004 -> 005 -> 002 with the human's answer.
     """
-    outcome = memory_ledger.evaluate_gate("ScopeChange", "WP-9", "HYBRID", "approve", 0.99,
-                                          model_id="m")
+    outcome = memory_ledger.evaluate_gate(
+        "ScopeChange", "WP-9", "HYBRID", "approve", 0.99, model_id="m"
+    )
     closed = memory_ledger.record_human_decision(outcome.decision_id, "carol", "reject", "too big")
     assert closed.status == "human_rejected"
     assert stored_types(memory_ledger, outcome.decision_id) == (
-        *HUMAN_SEQUENCE, "gov_human_intervention_received", "gov_decision_applied")
+        *HUMAN_SEQUENCE,
+        "gov_human_intervention_received",
+        "gov_decision_applied",
+    )
     intervention = memory_ledger.decision(outcome.decision_id).interventions[0]
     assert (intervention.user_id, intervention.decision) == ("carol", "reject")
 
@@ -167,8 +181,9 @@ def test_legacy_level_is_normalised_in_the_command_api(memory_ledger):
     """
     2.6.8.12.6.1: SUPERVISED is recorded as HYBRID.
     """
-    outcome = memory_ledger.evaluate_gate("SpecApproval", "WP-1", "SUPERVISED", "approve", 0.8,
-                                          model_id="m")
+    outcome = memory_ledger.evaluate_gate(
+        "SpecApproval", "WP-1", "SUPERVISED", "approve", 0.8, model_id="m"
+    )
     assert outcome.status == "auto_approved"
     assert memory_ledger.gate(outcome.decision_id).history[0]["automation_level"] == "HYBRID"
 
@@ -195,8 +210,9 @@ def test_command_api_forbidden_gate(memory_ledger):
     """
     forbidden_gate: an orchestrator asking to auto-sign a policy violation is refused.
     """
-    created = memory_ledger.create_decision("PolicyViolation", "WP-1", "AUTONOMOUS", "approve", 1.0,
-                                            model_id="m")
+    created = memory_ledger.create_decision(
+        "PolicyViolation", "WP-1", "AUTONOMOUS", "approve", 1.0, model_id="m"
+    )
     with pytest.raises(ForbiddenGateError):
         memory_ledger.auto_sign(created.decision_id)
 
@@ -215,7 +231,7 @@ def test_command_api_locked_halt(memory_ledger):
 
 def test_command_api_sequence_violation(memory_ledger):
     """
-    sequence_violation: applying an approval nobody signed, or answering a decision that does not exist.
+    sequence_violation: applying an approval nobody signed, or answering a missing decision.
     """
     created = memory_ledger.create_decision("SpecApproval", "WP-1", "HYBRID", "approve", 0.5)
     with pytest.raises(SequenceViolationError):
@@ -223,8 +239,9 @@ def test_command_api_sequence_violation(memory_ledger):
     with pytest.raises(SequenceViolationError):
         memory_ledger.record_human_decision("no-such-decision", "alice", "approve")
     with pytest.raises(SequenceViolationError):
-        memory_ledger.evaluate_gate("SpecApproval", "WP-1", "HYBRID", "approve", 0.9,
-                                    decision_id=created.decision_id)
+        memory_ledger.evaluate_gate(
+            "SpecApproval", "WP-1", "HYBRID", "approve", 0.9, decision_id=created.decision_id
+        )
 
 
 def test_command_api_binding_mismatch(memory_ledger):
@@ -242,8 +259,9 @@ def test_command_api_duplicate(memory_ledger):
     """
     duplicate: an event_id used as an idempotency key cannot name two different events.
     """
-    created = memory_ledger.create_decision("SpecApproval", "WP-1", "AUTONOMOUS", "approve", 0.9,
-                                            model_id="m")
+    created = memory_ledger.create_decision(
+        "SpecApproval", "WP-1", "AUTONOMOUS", "approve", 0.9, model_id="m"
+    )
     signed = memory_ledger.auto_sign(created.decision_id)
     with pytest.raises(DuplicateEventError) as info:
         memory_ledger.apply_decision(created.decision_id, event_id=signed.event_ids[0])
