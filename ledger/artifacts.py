@@ -151,7 +151,8 @@ class DecisionRecord(_Frozen):
                     gate_type=fr["gate_type"],
                     target_ref=fr["target_ref"],
                     created_at=fr["timestamp"],
-                    actor=SignatureActor(model_id=fr.get("model_id") or model_id),
+                    # The aggregate refuses a 003 with no model_id on it or its 001.
+                    actor=SignatureActor(model_id=str(fr.get("model_id") or model_id)),
                 )
             elif fr["type"] == "gov_human_intervention_requested":
                 interventions.append(HumanIntervention(requested_at=fr["timestamp"]))
