@@ -73,7 +73,7 @@ def _timed(run: Callable[[Any], Any], setup: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def compare(  # noqa: PLR0913 - all keywords, all needed
+def compare(
     name: str,
     *,
     events: int,
@@ -105,7 +105,7 @@ def machine() -> str:
     """
     One line about where the figures came from.
     """
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     cpu = "unknown CPU"
     try:

@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> float:
     store = _fresh()
     floor, _ = peak_rss_mib(
         [sys.executable, "-c",
-         "import orjson, sys\n"
+         ("import orjson, sys\n"
          "for line in open(sys.argv[1], 'rb'):\n"
          "    try: orjson.loads(line)\n"
-         "    except orjson.JSONDecodeError: pass\n", str(source)]
+         "    except orjson.JSONDecodeError: pass\n"), str(source)]
     )
     peak, seconds = peak_rss_mib(
         [sys.executable, "-m", "ledger", "--store", str(store), "ingest", "--quiet",

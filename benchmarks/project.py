@@ -56,13 +56,13 @@ def _stamp(i: int) -> str:
     return (_BASE + timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa: C901, PLR0912, PLR0915
+def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa: PLR0915
     """
     About ``n_events`` FR events the write side accepts: auto-approvals, human reviews
     (some answered thousands of events later, so a batch folds decisions an earlier
     batch created), LOCKED halts and model rejects, with realistic field sizes.
     """
-    rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
+    rng = random.Random(seed)
     clock = 0
     waiting: list[tuple[int, str, dict[str, Any]]] = []
     emitted = 0
@@ -89,11 +89,11 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
             decision_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             roll = rng.random()
             model = rng.choice(_MODELS)
-            if roll < 0.45:  # noqa: PLR2004
+            if roll < 0.45:
                 gate, level, conf = "SpecApproval", "HYBRID", round(rng.uniform(0.8, 1.0), 3)
-            elif roll < 0.80:  # noqa: PLR2004
+            elif roll < 0.80:
                 gate, level, conf = "ScopeChange", "HYBRID", round(rng.uniform(0.3, 1.0), 3)
-            elif roll < 0.90:  # noqa: PLR2004
+            elif roll < 0.90:
                 gate, level, conf = "ScopeChange", "LOCKED", round(rng.uniform(0.3, 0.94), 3)
             else:
                 gate, level, conf = "RefinementSign", "AUTONOMOUS", round(rng.uniform(0.2, 1), 3)
@@ -106,7 +106,7 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
                 yield fr("gov_decision_created", base, "agent", decision="defer", confidence=conf,
                          rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="defer")
-            elif gate == "RefinementSign" and conf < 0.5:  # noqa: PLR2004
+            elif gate == "RefinementSign" and conf < 0.5:
                 yield fr("gov_decision_created", base, "agent", decision="reject", confidence=conf,
                          rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="reject")
@@ -120,7 +120,7 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
                          confidence=conf, rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_human_intervention_requested", base, "system",
                          rationale="ScopeChange x HYBRID: Human")
-                if rng.random() < 0.5:  # noqa: PLR2004
+                if rng.random() < 0.5:
                     yield from answer(base)
                 else:
                     due = emitted + rng.randint(2_000, 40_000)
@@ -147,7 +147,7 @@ def build_store(path: Path, n_events: int) -> int:
 
         for event in workload(n_events):
             batch.append(event)
-            if len(batch) >= 1000:  # noqa: PLR2004
+            if len(batch) >= 1000:
                 flush()
         if batch:
             flush()

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -56,7 +57,7 @@ def _input(name: str) -> Iterator[IO[bytes]]:
         yield sys.stdin.buffer
         return
     try:
-        handle = open(name, "rb")  # noqa: SIM115 - closed below
+        handle = Path(name).open("rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         print(f"govledger: cannot read {name}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -17,7 +17,7 @@ def progress(items: Iterator[T], *, enabled: bool) -> Iterator[T]:
     if not enabled:
         yield from items
         return
-    from tqdm import tqdm  # noqa: PLC0415 - only terminals pay for the import
+    from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415 - terminals only
 
     with tqdm(unit=" events", unit_scale=True, mininterval=0.5, smoothing=0.1) as bar:
         for item in items:

@@ -84,11 +84,12 @@ def validator(name: str) -> Callable[[Any], Any]:
     """
     The compiled fastjsonschema validator for ``<name>.schema.json``.
     """
-    return fastjsonschema.compile(  # type: ignore[no-any-return]
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(
         dict(load(name)),
         handlers={"https": _resolve},
         formats={"date-time": _is_real_datetime},
     )
+    return compiled
 
 
 _RULE_TEXT: Final = {

@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AutoSignature",
+    "DecisionActor",
     "DecisionRecord",
     "GovernanceDecision",
     "HumanIntervention",
     "SignatureActor",
-    "DecisionActor",
 ]
 
 
@@ -131,7 +131,9 @@ class DecisionRecord(_Frozen):
                 decision=created["decision"],
                 confidence=created.get("confidence", 0.0),
                 rationale=created.get("rationale", ""),
-                evidence_refs=tuple(created["evidence_refs"]) if "evidence_refs" in created else None,
+                evidence_refs=tuple(created["evidence_refs"])
+                if "evidence_refs" in created
+                else None,
                 timestamp=created["timestamp"],
                 actor=(
                     DecisionActor(kind="human", user_id=created.get("user_id"))
@@ -149,7 +151,8 @@ class DecisionRecord(_Frozen):
                     gate_type=fr["gate_type"],
                     target_ref=fr["target_ref"],
                     created_at=fr["timestamp"],
-                    actor=SignatureActor(model_id=fr.get("model_id") or model_id),
+                    # The aggregate refuses a 003 with no model_id on it or its 001.
+                    actor=SignatureActor(model_id=str(fr.get("model_id") or model_id)),
                 )
             elif fr["type"] == "gov_human_intervention_requested":
                 interventions.append(HumanIntervention(requested_at=fr["timestamp"]))

@@ -38,21 +38,48 @@ def _bad_events(target: str) -> list[dict[str, object]]:
     decision_id = f"demo-bad-{uuid.uuid4()}"
     return [
         # An upstream emitter still using a deprecated Stage alias (2.6.8.12.6.4).
-        {**base, "type": "FR-EVT-GOV-SELF-APPROVED", "event_id": str(uuid.uuid4()),
-         "decision_id": decision_id},
+        {
+            **base,
+            "type": "FR-EVT-GOV-SELF-APPROVED",
+            "event_id": str(uuid.uuid4()),
+            "decision_id": decision_id,
+        },
         # A confidence outside [0, 1].
-        {**base, "type": "gov_decision_created", "event_id": str(uuid.uuid4()),
-         "decision_id": decision_id, "decision": "approve", "confidence": 1.7},
+        {
+            **base,
+            "type": "gov_decision_created",
+            "event_id": str(uuid.uuid4()),
+            "decision_id": decision_id,
+            "decision": "approve",
+            "confidence": 1.7,
+        },
         # A valid cloud-escalation decision ...
-        {**base, "type": "gov_decision_created", "event_id": str(uuid.uuid4()),
-         "decision_id": decision_id, "decision": "approve", "confidence": 0.99,
-         "model_id": _MODELS[0]},
+        {
+            **base,
+            "type": "gov_decision_created",
+            "event_id": str(uuid.uuid4()),
+            "decision_id": decision_id,
+            "decision": "approve",
+            "confidence": 0.99,
+            "model_id": _MODELS[0],
+        },
         # ... that an emitter then tries to auto-sign (2.6.8.12.4: MUST NOT).
-        {**base, "type": "gov_auto_signature_created", "event_id": str(uuid.uuid4()),
-         "decision_id": decision_id, "model_id": _MODELS[0]},
+        {
+            **base,
+            "type": "gov_auto_signature_created",
+            "event_id": str(uuid.uuid4()),
+            "decision_id": decision_id,
+            "model_id": _MODELS[0],
+        },
         # ... and to apply for a different target (binding, 2.6.8.12.6.3).
-        {**base, "type": "gov_decision_applied", "event_id": str(uuid.uuid4()),
-         "decision_id": decision_id, "target_ref": target + "-other", "decision": "approve"},
+        {
+            **base,
+            "type": "gov_decision_applied",
+            "event_id": str(uuid.uuid4()),
+            "decision_id": decision_id,
+            "target_ref": target + "-other",
+            "decision": "approve",
+        },
     ]
 
 
@@ -60,7 +87,7 @@ def run_demo(ledger: GovernanceLedger, *, work_packets: int = 12, seed: int = 7)
     """
     Record the workload into ``ledger`` and return a report of what was recorded.
     """
-    rng = random.Random(seed)  # noqa: S311 - a demo workload, not cryptography
+    rng = random.Random(seed)
     statuses: Counter[tuple[str, str, str]] = Counter()
     halts: list[str] = []
     run = uuid.uuid4().hex[:6]
@@ -101,10 +128,11 @@ def run_demo(ledger: GovernanceLedger, *, work_packets: int = 12, seed: int = 7)
                 halts.append(f"{wp_id}/MT-{m:02d} {gate.value}: {outcome.decision}")
             statuses[(gate.value, level.value, outcome.status)] += 1
 
-    refused: list[str] = []
-    for result in ledger.append(_bad_events(f"WP-{run}-upstream")):
-        if result.error is not None:
-            refused.append(f"{result.error.code}: {result.error.message}")
+    refused = [
+        f"{result.error.code}: {result.error.message}"
+        for result in ledger.append(_bad_events(f"WP-{run}-upstream"))
+        if result.error is not None
+    ]
 
     lines = [
         f"govledger demo: {work_packets} work packets into {ledger.config.store_label}",
@@ -121,4 +149,3 @@ def run_demo(ledger: GovernanceLedger, *, work_packets: int = 12, seed: int = 7)
     lines += [f"  {r[:160]}" for r in refused]
     lines.append(f"store now holds {ledger.max_position()} events")
     return "\n".join(lines)
-

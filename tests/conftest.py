@@ -31,7 +31,10 @@ def require_postgres() -> None:
         return
     if os.environ.get("GOVLEDGER_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"GOVLEDGER_REQUIRE_POSTGRES=1 but no PostgreSQL at {PG_HOST}:{PG_PORT}")
-    pytest.skip(f"no PostgreSQL server at {PG_HOST}:{PG_PORT} (set GOVLEDGER_REQUIRE_POSTGRES=1 to fail instead)")
+    pytest.skip(
+        f"no PostgreSQL server at {PG_HOST}:{PG_PORT} "
+        "(set GOVLEDGER_REQUIRE_POSTGRES=1 to fail instead)"
+    )
 
 
 def postgres_url(schema: str) -> str:
@@ -43,10 +46,13 @@ def postgres_url(schema: str) -> str:
 
 
 def _drop_schema(schema: str) -> None:
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     with psycopg.connect(
-        host=PG_HOST, port=PG_PORT, dbname=PG_DB, user=os.environ.get("PGUSER", "postgres"),
+        host=PG_HOST,
+        port=PG_PORT,
+        dbname=PG_DB,
+        user=os.environ.get("PGUSER", "postgres"),
         autocommit=True,
     ) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

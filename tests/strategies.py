@@ -354,7 +354,7 @@ def _dumps(value: Any) -> bytes:
 
 
 @st.composite
-def raw_lines(draw: st.DrawFn) -> bytes:  # noqa: PLR0911 - one return per kind
+def raw_lines(draw: st.DrawFn) -> bytes:
     """
     Raw bytes: invalid UTF-8, truncated JSON, NaN/Infinity tokens, deep nesting, huge lines.
     """

@@ -5,17 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import ledger.errors as errors
+from ledger import errors
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SEVEN = ["invalid_schema", "unknown_event_type", "binding_mismatch", "forbidden_gate",
-         "locked_halt", "sequence_violation", "duplicate"]
+SEVEN = [
+    "invalid_schema",
+    "unknown_event_type",
+    "binding_mismatch",
+    "forbidden_gate",
+    "locked_halt",
+    "sequence_violation",
+    "duplicate",
+]
 
 
 def event_error_classes():
     return [
-        cls for cls in vars(errors).values()
-        if isinstance(cls, type) and issubclass(cls, errors.LedgerError)
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.LedgerError)
         and cls not in (errors.LedgerError, errors.StoreError)
     ]
 
@@ -38,7 +47,11 @@ def test_each_error_is_also_the_nearest_builtin():
     assert issubclass(errors.StoreError, OSError)
     error = errors.BindingMismatchError("m", field="target_ref", rule="r", decision_id="d")
     assert (error.code, error.field, error.rule, error.decision_id) == (
-        "binding_mismatch", "target_ref", "r", "d")
+        "binding_mismatch",
+        "target_ref",
+        "r",
+        "d",
+    )
 
 
 def test_the_readme_table_lists_every_code_with_its_meaning():
@@ -47,5 +60,12 @@ def test_the_readme_table_lists_every_code_with_its_meaning():
     """
     text = README.read_text()
     table = dict(re.findall(r"^\| `(\w+)` \| (.+?) \|$", text, flags=re.MULTILINE))
-    for cls in [*event_error_classes(), errors.StoreError]:
+    from projections import _errors as read_side
+
+    read_errors = [
+        read_side.ProjectionError,
+        read_side.ProjectionBusyError,
+        read_side.ReadOnlyQueryError,
+    ]
+    for cls in [*event_error_classes(), errors.StoreError, *read_errors]:
         assert table.get(cls.code) == cls.meaning, cls.code

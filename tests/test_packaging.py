@@ -15,9 +15,21 @@ def test_the_wheel_ships_the_schemas_and_validates_from_them(tmp_path):
     Schemas are the single source of truth and ship inside the wheel (ledger/schemas).
     """
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(tmp_path.glob("govledger-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
@@ -33,8 +45,13 @@ def test_the_wheel_ships_the_schemas_and_validates_from_them(tmp_path):
         "'target_ref':'t','automation_level':'ASSISTED'})"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")},
-        capture_output=True, text=True, check=False, timeout=60,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert str(tmp_path / "site" / "ledger" / "schemas") in done.stdout

@@ -1,4 +1,4 @@
-"""The govledger CLI: one JSON result line per input line, exit statuses, exports (issue: write side 5)."""
+"""The govledger CLI: one JSON result line per input line, exit statuses, exports."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def store(tmp_path):
 
 
 def write_lines(path: Path, *items) -> str:
-    path.write_bytes(b"".join((i if isinstance(i, bytes) else orjson.dumps(i)) + b"\n" for i in items))
+    path.write_bytes(
+        b"".join((i if isinstance(i, bytes) else orjson.dumps(i)) + b"\n" for i in items)
+    )
     return str(path)
 
 
@@ -74,7 +76,9 @@ def test_ingest_exit_0_when_everything_is_accepted_or_duplicate(tmp_path, store,
     path = write_lines(tmp_path / "in.jsonl", created, created)
     assert main(["--store", store, "ingest", "--quiet", path]) == 0
     assert [r["status"] for r in results(capsysbinary.readouterr().out)] == [
-        "accepted", "duplicate"]
+        "accepted",
+        "duplicate",
+    ]
 
 
 def test_ingest_summary_goes_to_stderr(tmp_path, store, capsysbinary):
@@ -98,15 +102,27 @@ def test_validate_judges_events_alone(tmp_path, capsysbinary):
         event("gov_auto_signature_created", "v", decision="approve"),  # fine alone
         event("gov_auto_signature_created", "v", gate_type="CloudEscalation"),
         event("gov_human_intervention_received", "v", automation_level="LOCKED"),
-        event("gov_decision_created", "v", automation_level="LOCKED", gate_type="ScopeChange",
-              decision="approve", confidence=0.2),
+        event(
+            "gov_decision_created",
+            "v",
+            automation_level="LOCKED",
+            gate_type="ScopeChange",
+            decision="approve",
+            confidence=0.2,
+        ),
         event("FR-EVT-GOV-APPROVED-WITH-WARNINGS", "v"),
         b"42",
     )
     assert main(["validate", path]) == 1
     out = results(capsysbinary.readouterr().out)
     assert [r["code"] for r in out] == [
-        None, "forbidden_gate", "locked_halt", "locked_halt", "unknown_event_type", "invalid_schema"]
+        None,
+        "forbidden_gate",
+        "locked_halt",
+        "locked_halt",
+        "unknown_event_type",
+        "invalid_schema",
+    ]
 
 
 def test_events_exports_what_was_stored_normalised(tmp_path, store, capsysbinary):
@@ -116,12 +132,19 @@ def test_events_exports_what_was_stored_normalised(tmp_path, store, capsysbinary
     created = event("gov_decision_created", "cli-4", decision="reject")
     applied = event("gov_decision_applied", "cli-4")
     other = event("gov_decision_created", "cli-5")
-    main(["--store", store, "ingest", "--quiet", write_lines(tmp_path / "i", created, applied, other)])
+    main(
+        [
+            "--store",
+            store,
+            "ingest",
+            "--quiet",
+            write_lines(tmp_path / "i", created, applied, other),
+        ]
+    )
     capsysbinary.readouterr()
     assert main(["--store", store, "events"]) == 0
     exported = results(capsysbinary.readouterr().out)
-    assert exported == [
-        {**e, "automation_level": "HYBRID"} for e in (created, applied, other)]
+    assert exported == [{**e, "automation_level": "HYBRID"} for e in (created, applied, other)]
     assert main(["--store", store, "events", "--decision-id", "cli-4"]) == 0
     assert len(results(capsysbinary.readouterr().out)) == 2
 
@@ -133,14 +156,18 @@ def test_show_prints_the_artifacts(store, capsysbinary):
     from ledger import GovernanceLedger, LedgerConfig
 
     with GovernanceLedger(LedgerConfig(store=store)) as app:
-        outcome = app.evaluate_gate("RefinementSign", "WP-1", "HYBRID", "approve", 0.95, "ok",
-                                    ["artifact://x"], "m")
+        outcome = app.evaluate_gate(
+            "RefinementSign", "WP-1", "HYBRID", "approve", 0.95, "ok", ["artifact://x"], "m"
+        )
     assert main(["--store", store, "show", outcome.decision_id]) == 0
     shown = orjson.loads(capsysbinary.readouterr().out)
     assert shown["governance_decision"]["schema_version"] == "hsk.gov_decision@0.4"
     assert shown["auto_signature"]["schema_version"] == "hsk.auto_signature@0.1"
     assert [e["type"] for e in shown["events"]] == [
-        "gov_decision_created", "gov_auto_signature_created", "gov_decision_applied"]
+        "gov_decision_created",
+        "gov_auto_signature_created",
+        "gov_decision_applied",
+    ]
     assert main(["--store", store, "show", "missing"]) == 1
 
 
@@ -160,8 +187,16 @@ def test_demo_records_every_gate_level_and_refusal(store, capsys):
     """
     assert main(["--store", store, "demo", "--work-packets", "8"]) == 0
     report = capsys.readouterr().out
-    for word in ("CloudEscalation", "LOCKED", "halted", "human_approved", "auto_approved",
-                 "unknown_event_type", "forbidden_gate", "binding_mismatch"):
+    for word in (
+        "CloudEscalation",
+        "LOCKED",
+        "halted",
+        "human_approved",
+        "auto_approved",
+        "unknown_event_type",
+        "forbidden_gate",
+        "binding_mismatch",
+    ):
         assert word in report
 
 
@@ -172,8 +207,12 @@ def test_the_installed_command_runs_in_a_subprocess(tmp_path):
     env = {**os.environ, "GOVLEDGER_STORE": str(tmp_path / "sub.db"), "PYTHONPATH": str(ROOT)}
     line = orjson.dumps(event("gov_decision_created", "sub-1", decision="defer"))
     done = subprocess.run(
-        [sys.executable, "-m", "ledger", "ingest", "-"], input=line + b"\n", env=env,
-        capture_output=True, check=False, timeout=60,
+        [sys.executable, "-m", "ledger", "ingest", "-"],
+        input=line + b"\n",
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert orjson.loads(done.stdout)["status"] == "accepted"

@@ -74,12 +74,18 @@ def test_an_auto_approval_lifecycle_is_accepted_in_order(ledger):
         (orjson.dumps(event("gov_decision_created", "d", confidence="high")), "invalid_schema"),
         (orjson.dumps(event("FR-EVT-GOV-SELF-APPROVED", "d")), "unknown_event_type"),
         (orjson.dumps(event("self_approval", "d")), "unknown_event_type"),
-        (orjson.dumps(event("gov_decision_applied", "never-created", decision="reject")),
-         "sequence_violation"),
-        (orjson.dumps(event("gov_auto_signature_created", "d", gate_type="CloudEscalation")),
-         "forbidden_gate"),
-        (orjson.dumps(event("gov_human_intervention_requested", "d", automation_level="LOCKED")),
-         "locked_halt"),
+        (
+            orjson.dumps(event("gov_decision_applied", "never-created", decision="reject")),
+            "sequence_violation",
+        ),
+        (
+            orjson.dumps(event("gov_auto_signature_created", "d", gate_type="CloudEscalation")),
+            "forbidden_gate",
+        ),
+        (
+            orjson.dumps(event("gov_human_intervention_requested", "d", automation_level="LOCKED")),
+            "locked_halt",
+        ),
     ],
 )
 def test_a_refused_line_never_blocks_the_lines_around_it(ledger, bad, code):
@@ -146,8 +152,10 @@ def test_the_same_event_id_in_another_decision_is_refused(ledger):
     An event_id names one event forever, whichever decision it claims.
     """
     first = event("gov_decision_created", "dec-a", decision="reject")
-    other = {**event("gov_decision_created", "dec-b", decision="reject"),
-             "event_id": first["event_id"].upper()}
+    other = {
+        **event("gov_decision_created", "dec-b", decision="reject"),
+        "event_id": first["event_id"].upper(),
+    }
     results = run(ledger, *lines(first, other))
     assert [(r.status, r.code) for r in results] == [("accepted", None), ("rejected", "duplicate")]
 
@@ -156,8 +164,9 @@ def test_a_legacy_level_is_stored_as_hybrid(ledger):
     """
     2.6.8.12.6.1: ASSISTED is stored as HYBRID; the identical legacy re-send is a duplicate.
     """
-    created = event("gov_decision_created", "dec-legacy", automation_level="ASSISTED",
-                    decision="defer")
+    created = event(
+        "gov_decision_created", "dec-legacy", automation_level="ASSISTED", decision="defer"
+    )
     assert run(ledger, orjson.dumps(created))[0].status == "accepted"
     assert stored(ledger)[0]["automation_level"] == "HYBRID"
     assert run(ledger, orjson.dumps(created))[0].status == "duplicate"
@@ -172,8 +181,14 @@ def test_a_decision_split_across_batches_sees_what_was_stored_before(ledger):
         event("gov_decision_created", d, gate_type="ScopeChange", decision="approve"),
         event("gov_human_intervention_requested", d, gate_type="ScopeChange"),
         event("gov_auto_signature_created", d, gate_type="ScopeChange", confidence=1.0),
-        event("gov_human_intervention_received", d, gate_type="ScopeChange", decision="approve",
-              actor="human", user_id="alice"),
+        event(
+            "gov_human_intervention_received",
+            d,
+            gate_type="ScopeChange",
+            decision="approve",
+            actor="human",
+            user_id="alice",
+        ),
         event("gov_decision_applied", d, gate_type="ScopeChange", decision="approve"),
     ]
     results = run(ledger, *lines(*events), batch_size=2)
@@ -191,8 +206,12 @@ def _prerequisites(e):
     Events that make ``e`` legal next in its decision (or None if none can).
     """
     d, t, level = e["decision_id"], e["type"], e["automation_level"]
-    bound = {"gate_type": e["gate_type"], "target_ref": e["target_ref"],
-             "automation_level": level, "model_id": "model-a"}
+    bound = {
+        "gate_type": e["gate_type"],
+        "target_ref": e["target_ref"],
+        "automation_level": level,
+        "model_id": "model-a",
+    }
     created = lambda **f: event("gov_decision_created", d, **{**bound, **f})  # noqa: E731
     if t == "gov_decision_created":
         return []
@@ -243,7 +262,7 @@ def test_mutated_events_are_never_stored_unless_valid(ledger, events):
     """
     results = run(ledger, *[orjson.dumps(e) if _jsonable(e) else b"{" for e in events])
     assert len(results) == len(events)
-    for raw_event, result in zip(events, results):
+    for raw_event, result in zip(events, results, strict=True):
         if result.status == "accepted":
             normalise(raw_event)
     for fr in stored(ledger):

@@ -19,7 +19,11 @@ from ledger.errors import (
 from ledger.gate import GateEvaluation, Status, check_event_alone
 from ledger.validation import normalise
 
-CREATED, APPLIED, SIGNED = "gov_decision_created", "gov_decision_applied", "gov_auto_signature_created"
+CREATED, APPLIED, SIGNED = (
+    "gov_decision_created",
+    "gov_decision_applied",
+    "gov_auto_signature_created",
+)
 REQUESTED, RECEIVED = "gov_human_intervention_requested", "gov_human_intervention_received"
 
 
@@ -87,13 +91,19 @@ def test_005_needs_a_pending_004():
     2.6.8.12.6.4: a human decision answers a pending request.
     """
     agg = gate_with(fr(CREATED, level="HYBRID", gate="ScopeChange", decision="approve"))
-    refuse(agg, fr(RECEIVED, level="HYBRID", gate="ScopeChange", decision="approve"),
-           SequenceViolationError)
+    refuse(
+        agg,
+        fr(RECEIVED, level="HYBRID", gate="ScopeChange", decision="approve"),
+        SequenceViolationError,
+    )
     agg.record(fr(REQUESTED, level="HYBRID", gate="ScopeChange"))
     assert agg.status == Status.AWAITING_HUMAN
     agg.record(fr(RECEIVED, level="HYBRID", gate="ScopeChange", decision="approve", actor="human"))
-    refuse(agg, fr(RECEIVED, level="HYBRID", gate="ScopeChange", decision="approve"),
-           SequenceViolationError)
+    refuse(
+        agg,
+        fr(RECEIVED, level="HYBRID", gate="ScopeChange", decision="approve"),
+        SequenceViolationError,
+    )
     agg.record(fr(APPLIED, level="HYBRID", gate="ScopeChange", decision="approve"))
     assert agg.status == Status.HUMAN_APPROVED
 
@@ -285,13 +295,19 @@ def test_locked_refuses_human_intervention(event_type):
     with pytest.raises(LockedHaltError):
         check_event_alone(fr(event_type, level="LOCKED", decision="approve"))
     agg = gate_with(fr(CREATED, level="LOCKED", gate="ScopeChange", decision="defer"))
-    refuse(agg, fr(event_type, level="LOCKED", gate="ScopeChange", decision="approve"),
-           LockedHaltError)
+    refuse(
+        agg, fr(event_type, level="LOCKED", gate="ScopeChange", decision="approve"), LockedHaltError
+    )
 
 
 @pytest.mark.parametrize(
     ("gate", "confidence"),
-    [("ScopeChange", 0.5), ("ScopeChange", None), ("CloudEscalation", 1.0), ("PolicyViolation", 1.0)],
+    [
+        ("ScopeChange", 0.5),
+        ("ScopeChange", None),
+        ("CloudEscalation", 1.0),
+        ("PolicyViolation", 1.0),
+    ],
 )
 @pytest.mark.parametrize("decision", ["approve", None])
 def test_locked_refuses_an_approving_001_where_a_human_would_be_needed(gate, confidence, decision):
@@ -299,8 +315,9 @@ def test_locked_refuses_an_approving_001_where_a_human_would_be_needed(gate, con
     2.6.8.12.6.1: where a human would be needed the system MUST NOT proceed.
     """
     with pytest.raises(LockedHaltError):
-        GateEvaluation.create(fr(CREATED, gate=gate, level="LOCKED", decision=decision,
-                                 confidence=confidence))
+        GateEvaluation.create(
+            fr(CREATED, gate=gate, level="LOCKED", decision=decision, confidence=confidence)
+        )
 
 
 @pytest.mark.parametrize("gate", ["ScopeChange", "CloudEscalation", "PolicyViolation"])
@@ -333,8 +350,9 @@ def test_locked_auto_approves_exactly_where_autonomous_would():
     steps=st.lists(
         st.sampled_from([APPLIED, SIGNED, REQUESTED, RECEIVED, CREATED]), min_size=1, max_size=8
     ),
-    decisions=st.lists(st.sampled_from(["approve", "reject", "defer", None]), min_size=9,
-                       max_size=9),
+    decisions=st.lists(
+        st.sampled_from(["approve", "reject", "defer", None]), min_size=9, max_size=9
+    ),
     level=st.sampled_from(["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED"]),
     gate=st.sampled_from(["SpecApproval", "ScopeChange", "CloudEscalation"]),
 )
@@ -343,8 +361,9 @@ def test_refused_events_never_change_the_aggregate(steps, decisions, level, gate
     Guards raise before state changes: any sequence leaves exactly the accepted events.
     """
     try:
-        agg = GateEvaluation.create(fr(CREATED, gate=gate, level=level, decision=decisions[0],
-                                       confidence=0.9))
+        agg = GateEvaluation.create(
+            fr(CREATED, gate=gate, level=level, decision=decisions[0], confidence=0.9)
+        )
     except LedgerError:
         return
     accepted = [agg.history[0]]

@@ -93,7 +93,7 @@ def test_cloud_escalation_always_needs_a_human_and_is_denied_in_locked(level, co
 )
 def test_gate_types_outside_the_table_are_human_unless_autonomous(gate, confidence):
     """
-    11.5.7 gate_type is open: unlisted gates are Human under FULL_HUMAN/HYBRID, Auto under AUTONOMOUS.
+    11.5.7 gate_type is open: unlisted gates are Human (FULL_HUMAN/HYBRID), Auto (AUTONOMOUS).
     """
     assert evaluate(gate, L.FULL_HUMAN, confidence).verdict is Verdict.HUMAN
     assert evaluate(gate, L.HYBRID, confidence).verdict is Verdict.HUMAN

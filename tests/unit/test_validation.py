@@ -54,8 +54,16 @@ def test_a_complete_event_is_accepted_unchanged():
 
 @pytest.mark.parametrize(
     "field",
-    ["type", "event_id", "timestamp", "actor", "decision_id", "gate_type", "target_ref",
-     "automation_level"],
+    [
+        "type",
+        "event_id",
+        "timestamp",
+        "actor",
+        "decision_id",
+        "gate_type",
+        "target_ref",
+        "automation_level",
+    ],
 )
 def test_required_fields_are_required(field):
     """
@@ -259,4 +267,6 @@ def test_schemas_are_draft07_and_closed():
         assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert _schemas.load("gov_automation_event")["additionalProperties"] is False
     with pytest.raises(fastjsonschema.JsonSchemaValueException):
-        _schemas.validator("hsk.gov_decision@0.4")({"schema_version": "hsk.governance_decision@0.4"})
+        _schemas.validator("hsk.gov_decision@0.4")(
+            {"schema_version": "hsk.governance_decision@0.4"}
+        )
