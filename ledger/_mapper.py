@@ -47,13 +47,17 @@ class GovStoredEvent(StoredEvent):
         ``object.__setattr__`` calls (a measurable cost at ingestion rates).
         """
         stored = object.__new__(cls)
-        object.__setattr__(stored, "__dict__", {
-            "originator_id": originator_id,
-            "originator_version": originator_version,
-            "topic": topic,
-            "state": state,
-            "event_id": event_id,
-        })
+        object.__setattr__(
+            stored,
+            "__dict__",
+            {
+                "originator_id": originator_id,
+                "originator_version": originator_version,
+                "topic": topic,
+                "state": state,
+                "event_id": event_id,
+            },
+        )
         return stored
 
 

@@ -66,9 +66,7 @@ class Frontier:
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
         if len(hashes) != size.bit_count():
-            msg = (
-                f"a frontier of {size} leaves has {size.bit_count()} hashes, not {len(hashes)}"
-            )
+            msg = f"a frontier of {size} leaves has {size.bit_count()} hashes, not {len(hashes)}"
             raise ValueError(msg)
         self.size = size
         self._hashes = list(hashes)

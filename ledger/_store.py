@@ -102,10 +102,14 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS govledger_event_index ("
-            "event_id BLOB PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS govledger_commits ("
-            "position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL)",
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_event_index ("
+                "event_id BLOB PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID"
+            ),
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_commits ("
+                "position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL)"
+            ),
         ]
 
     def _insert_events(
@@ -209,9 +213,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 for row in c.fetchall():
                     oid = UUID(row[0])
-                    out.setdefault(oid, []).append(
-                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
-                    )
+                    out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
         return out
 
 

@@ -169,12 +169,14 @@ class GovernanceLedger(Application[UUID]):
         candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
         # ``new_ids``: the ledger made these ids (uuid4) itself; none can be stored already,
         # and the index's PRIMARY KEY would still refuse a second copy.
-        stored = {} if new_ids else self._stored_event_ids(
-            [fr["event_id"].lower() for fr in candidates]
+        stored = (
+            {} if new_ids else self._stored_event_ids([fr["event_id"].lower() for fr in candidates])
         )
         # ``new_decision``: the ledger made the decision_id (uuid4) itself, so nothing is stored.
-        aggregates = {} if new_decision else self._load(
-            {aggregate_id(fr["decision_id"]) for fr in candidates}
+        aggregates = (
+            {}
+            if new_decision
+            else self._load({aggregate_id(fr["decision_id"]) for fr in candidates})
         )
 
         # 3. Each event against its decision as it stands after the events before it.
@@ -186,7 +188,7 @@ class GovernanceLedger(Application[UUID]):
             # 4. All accepted events in one transaction; acknowledged once it has committed.
             positions = iter(self._store(pending)) if pending else iter(())
             for event in pending:
-                # Stored: the judged bytes are in the store now; cached decisions need not hold them.
+                # The judged bytes are in the store now; cached decisions need not hold them.
                 if isinstance(event.fr, ValidatedFR):
                     event.fr.release()
         except BaseException:
@@ -202,7 +204,7 @@ class GovernanceLedger(Application[UUID]):
             for r in results
         ]
 
-    def _judge(  # noqa: PLR0913 - the batch's working state, passed explicitly
+    def _judge(
         self,
         judged: list[ValidatedFR | LedgerError],
         stored: Mapping[str, bytes],
@@ -413,7 +415,7 @@ class GovernanceLedger(Application[UUID]):
 
     # --- command API ------------------------------------------------------------------
 
-    def evaluate_gate(  # noqa: PLR0913 - the spec's fields, by name
+    def evaluate_gate(
         self,
         gate_type: str,
         target_ref: str,
@@ -473,9 +475,8 @@ class GovernanceLedger(Application[UUID]):
             "target_ref": target_ref,
             "automation_level": level.value,
         }
-        for key, value in (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id)):
-            if value is not None:
-                base[key] = value
+        correlation = (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id))
+        base.update({key: value for key, value in correlation if value is not None})
         recorded = decision
         rationale_001 = rationale
         if outcome.verdict is Verdict.HALT:
@@ -503,12 +504,16 @@ class GovernanceLedger(Application[UUID]):
         if outcome.verdict is Verdict.HALT or (
             outcome.verdict is Verdict.AUTO and recorded != Decision.APPROVE
         ):
-            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=recorded))
+            sequence.append(
+                self._fr("gov_decision_applied", base, actor="system", decision=recorded)
+            )
         elif outcome.verdict is Verdict.AUTO:
             sequence.append(
                 self._fr("gov_auto_signature_created", base, actor=actor, model_id=model_id)
             )
-            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=recorded))
+            sequence.append(
+                self._fr("gov_decision_applied", base, actor="system", decision=recorded)
+            )
         else:
             sequence.append(
                 self._fr(
@@ -560,12 +565,14 @@ class GovernanceLedger(Application[UUID]):
         )
         sequence = [received]
         if final:
-            sequence.append(self._fr("gov_decision_applied", base, actor="system", decision=decision))
+            sequence.append(
+                self._fr("gov_decision_applied", base, actor="system", decision=decision)
+            )
         return self._record_sequence(decision_id, sequence, agg.outcome, new_ids=True)
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
-    def create_decision(  # noqa: PLR0913 - the spec's fields, by name
+    def create_decision(
         self,
         gate_type: str,
         target_ref: str,
@@ -622,8 +629,14 @@ class GovernanceLedger(Application[UUID]):
         Record an AutoSignature (003); ``forbidden_gate`` where the table forbids it.
         """
         return self._step(
-            self._next(decision_id, "gov_auto_signature_created", "agent", event_id=event_id,
-                       model_id=model_id, confidence=confidence)
+            self._next(
+                decision_id,
+                "gov_auto_signature_created",
+                "agent",
+                event_id=event_id,
+                model_id=model_id,
+                confidence=confidence,
+            )
         )
 
     def request_human_intervention(
@@ -633,8 +646,13 @@ class GovernanceLedger(Application[UUID]):
         Record a human intervention request (004); ``locked_halt`` under LOCKED.
         """
         return self._step(
-            self._next(decision_id, "gov_human_intervention_requested", "system",
-                       event_id=event_id, rationale=rationale)
+            self._next(
+                decision_id,
+                "gov_human_intervention_requested",
+                "system",
+                event_id=event_id,
+                rationale=rationale,
+            )
         )
 
     def apply_decision(
@@ -645,8 +663,14 @@ class GovernanceLedger(Application[UUID]):
         """
         agg = self._existing(decision_id)
         return self._step(
-            self._next(decision_id, "gov_decision_applied", "system", event_id=event_id,
-                       decision=decision or agg.effective_decision, agg=agg)
+            self._next(
+                decision_id,
+                "gov_decision_applied",
+                "system",
+                event_id=event_id,
+                decision=decision or agg.effective_decision,
+                agg=agg,
+            )
         )
 
     def _existing(self, decision_id: str) -> GateEvaluation:
@@ -722,7 +746,9 @@ class GovernanceLedger(Application[UUID]):
         )
 
     @staticmethod
-    def _fr(event_type: str, base: Mapping[str, Any], *, actor: str, **fields: Any) -> dict[str, Any]:
+    def _fr(
+        event_type: str, base: Mapping[str, Any], *, actor: str, **fields: Any
+    ) -> dict[str, Any]:
         fr: dict[str, Any] = {
             "type": event_type,
             "event_id": fields.pop("event_id", None) or str(uuid.uuid4()),
@@ -770,6 +796,10 @@ def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any
                 ) from None
 
 
-def _bounded(text: str) -> str:
-    return text if len(text) <= 4096 else text[:4093] + "..."
+_RATIONALE_BOUND: Final = 4096  # schemas/fr_event_base.schema.json#/definitions/rationale
 
+
+def _bounded(text: str) -> str:
+    if len(text) <= _RATIONALE_BOUND:
+        return text
+    return text[: _RATIONALE_BOUND - 3] + "..."

@@ -55,6 +55,7 @@ class GovEvent(Aggregate.Event):
 
     fr: Mapping[str, Any]
 
+    TOPIC: ClassVar[str]  # each of the five sets its own, registered below
     event_type: ClassVar[str] = ""
     fr_id: ClassVar[str] = ""
 
@@ -163,6 +164,9 @@ DEPRECATED_ALIASES: Final = {
 }
 
 
+_ECHO_LIMIT: Final = 64  # an unknown type is echoed only when short and printable
+
+
 def lookup(event_type: object) -> type[GovEvent]:
     """
     The event class for an FR ``type``; anything else is ``unknown_event_type``.
@@ -177,7 +181,7 @@ def lookup(event_type: object) -> type[GovEvent]:
         return EVENT_TYPES[event_type]
     except KeyError:
         pass
-    shown = event_type if len(event_type) <= 64 and event_type.isprintable() else "<type>"
+    shown = event_type if len(event_type) <= _ECHO_LIMIT and event_type.isprintable() else "<type>"
     why = DEPRECATED_ALIASES.get(event_type)
     if why is None and event_type.upper().startswith("FR-EVT-"):
         why = "an FR event id, not a type string; only the five 11.5.7 type strings are accepted"

@@ -79,9 +79,7 @@ def is_locked_halt(level: str, verdict: str, model_decision: str | None) -> bool
     Pure, so the read side classifies halts by the same rule as the aggregate.
     """
     return (
-        level == AutomationLevel.LOCKED
-        and verdict == Verdict.HALT
-        and model_decision in _CLOSING
+        level == AutomationLevel.LOCKED and verdict == Verdict.HALT and model_decision in _CLOSING
     )
 
 
@@ -191,7 +189,7 @@ class GateEvaluation(Aggregate):
 
     # Explicit, so the library does not define (and need topics for) classes of its own.
     Event = ev.GovEvent
-    Created = ev.DecisionCreated
+    Created = ev.DecisionCreated  # type: ignore[assignment]  # our 001 is the created event
     DecisionApplied = ev.DecisionApplied
     AutoSignatureCreated = ev.AutoSignatureCreated
     HumanInterventionRequested = ev.HumanInterventionRequested
@@ -260,7 +258,7 @@ class GateEvaluation(Aggregate):
         if stored is not None:
             raise duplicate_error(fr, identical=ev.canonical_bytes(stored) == fingerprint)
 
-    def check(self, fr: Mapping[str, Any]) -> None:
+    def check(self, fr: Mapping[str, Any]) -> None:  # noqa: C901 - one guard per rule, spec order
         """
         Every rule for appending ``fr`` to this decision; raises, never mutates.
         """
@@ -434,7 +432,9 @@ def _order(what: str, ids: dict[str, Any], field: str = "type") -> SequenceViola
 
 def duplicate_error(fr: Mapping[str, Any], *, identical: bool) -> DuplicateEventError:
     if identical:
-        message = f"event_id {fr['event_id']} is already stored (identical re-send, not stored again)"
+        message = (
+            f"event_id {fr['event_id']} is already stored (identical re-send, not stored again)"
+        )
     else:
         message = (
             f"event_id {fr['event_id']} is already stored with different content; an event_id "

@@ -139,4 +139,3 @@ def validate_lines(lines: Iterable[bytes | str]) -> Iterator[LineResult]:
             yield LineResult.failed(number, shown, exc, REJECTED)
         else:
             yield LineResult(number, shown, ACCEPTED)
-

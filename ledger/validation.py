@@ -58,7 +58,7 @@ class ValidatedFR(dict[str, Any]):
         self.release()
         super().__delitem__(key)
 
-    def __ior__(self, other: Any) -> ValidatedFR:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> ValidatedFR:  # type: ignore[override,misc]  # noqa: PYI034
         self.release()
         super().update(other)
         return self
@@ -67,7 +67,7 @@ class ValidatedFR(dict[str, Any]):
         self.release()
         super().clear()
 
-    def pop(self, *args: Any) -> Any:  # type: ignore[override]
+    def pop(self, *args: Any) -> Any:
         self.release()
         return super().pop(*args)
 
@@ -125,9 +125,7 @@ def normalise(event: Any) -> ValidatedFR:
             "event: must be a JSON object", field=None, rule="type", event_type=None
         )
     if "type" not in event:
-        raise InvalidSchemaError(
-            "event: field 'type' is required", field="type", rule="required"
-        )
+        raise InvalidSchemaError("event: field 'type' is required", field="type", rule="required")
     event_type = lookup(event["type"]).event_type
     try:
         _schemas.validator(event_type)(event)

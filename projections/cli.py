@@ -49,12 +49,19 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_duckdb_errors(_project))
 
     p = sub.add_parser("audit", help="an audit report (catches up first)")
-    p.add_argument("report", choices=sorted(queries.REPORTS), metavar="REPORT",
-                   help="one of: " + ", ".join(sorted(queries.REPORTS)))
+    p.add_argument(
+        "report",
+        choices=sorted(queries.REPORTS),
+        metavar="REPORT",
+        help="one of: " + ", ".join(sorted(queries.REPORTS)),
+    )
     p.add_argument("argument", nargs="?", help="TARGET_REF for `audit target`")
     _format_option(p)
-    p.add_argument("--no-catch-up", action="store_true",
-                   help="report what the projection holds without reading the store")
+    p.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="report what the projection holds without reading the store",
+    )
     p.set_defaults(handler=_duckdb_errors(_audit))
 
     p = sub.add_parser("query", help="read-only SQL over the projection")
@@ -63,8 +70,13 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_duckdb_errors(_query))
 
     p = sub.add_parser("replay", help="build a projection as of a moment")
-    p.add_argument("--as-of", required=True, type=_moment, metavar="RFC3339",
-                   help="e.g. 2026-02-19T15:00:00Z (a time zone is required)")
+    p.add_argument(
+        "--as-of",
+        required=True,
+        type=_moment,
+        metavar="RFC3339",
+        help="e.g. 2026-02-19T15:00:00Z (a time zone is required)",
+    )
     p.add_argument("--to", required=True, metavar="FILE", help="DuckDB file to (re)build")
     p.add_argument("--batch-size", type=_positive, default=runner.DEFAULT_BATCH)
     p.set_defaults(handler=_duckdb_errors(_replay))
@@ -95,8 +107,12 @@ def _duckdb_errors(handler: Callable[[argparse.Namespace, LedgerConfig], int]) -
 
 
 def _format_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=_FORMATS, default="table",
-                   help="table (aligned, default), json (array of row objects) or csv")
+    p.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="table",
+        help="table (aligned, default), json (array of row objects) or csv",
+    )
 
 
 def _positive(text: str) -> int:
@@ -205,9 +221,7 @@ def _follow(args: argparse.Namespace, config: LedgerConfig, ledger: GovernanceLe
 # --- audit, query, export -----------------------------------------------------------
 
 
-def _open_caught_up(
-    config: LedgerConfig, *, catch_up: bool
-) -> Any:
+def _open_caught_up(config: LedgerConfig, *, catch_up: bool) -> Any:
     """
     The projection, caught up with the store first unless told not to or frozen (as-of).
     """
@@ -315,9 +329,7 @@ def _render(result: queries.Result, fmt: str) -> None:
     elif fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(result.columns)
-        writer.writerows(
-            [";".join(v) if isinstance(v, list) else v for v in row] for row in rows
-        )
+        writer.writerows([";".join(v) if isinstance(v, list) else v for v in row] for row in rows)
     else:
         out.write(_aligned(result.columns, rows))
     out.flush()

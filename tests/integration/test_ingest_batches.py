@@ -51,8 +51,13 @@ def auto_approved(decision_id: str) -> list[dict[str, object]]:
     001 -> 003 -> 002: an auto-approved lifecycle (SpecApproval x AUTONOMOUS is Auto).
     """
     return [
-        fr("gov_decision_created", decision_id, decision="approve", confidence=0.97,
-           model_id="local/model"),
+        fr(
+            "gov_decision_created",
+            decision_id,
+            decision="approve",
+            confidence=0.97,
+            model_id="local/model",
+        ),
         fr("gov_auto_signature_created", decision_id, model_id="local/model"),
         fr("gov_decision_applied", decision_id, decision="approve"),
     ]
@@ -208,13 +213,26 @@ def _write_input(path: Path, decisions: int) -> list[bytes]:
 def _stored(store: Path) -> tuple[int, int]:
     with sqlite3.connect(store) as con:
         rows = con.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
-        ids = con.execute("SELECT COUNT(DISTINCT event_id) FROM govledger_event_index").fetchone()[0]
+        ids = con.execute("SELECT COUNT(DISTINCT event_id) FROM govledger_event_index").fetchone()[
+            0
+        ]
     return rows, ids
 
 
 def _cli(store: Path, source: Path) -> list[str]:
-    return [sys.executable, "-u", "-m", "ledger", "--store", str(store), "ingest", "--quiet",
-            "--batch-size", "100", str(source)]
+    return [
+        sys.executable,
+        "-u",
+        "-m",
+        "ledger",
+        "--store",
+        str(store),
+        "ingest",
+        "--quiet",
+        "--batch-size",
+        "100",
+        str(source),
+    ]
 
 
 def test_a_rerun_after_a_crash_between_batches_stores_nothing_twice(tmp_path):
@@ -226,8 +244,9 @@ def test_a_rerun_after_a_crash_between_batches_stores_nothing_twice(tmp_path):
     source, store = tmp_path / "events.jsonl", tmp_path / "ledger.db"
     events = _write_input(source, decisions=1000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with subprocess.Popen(_cli(store, source), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL) as first:
+    with subprocess.Popen(
+        _cli(store, source), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as first:
         assert first.stdout is not None
         seen = [first.stdout.readline() for _ in range(300)]  # three batches reported
         first.send_signal(signal.SIGKILL)
@@ -238,8 +257,7 @@ def test_a_rerun_after_a_crash_between_batches_stores_nothing_twice(tmp_path):
     assert first.returncode == -signal.SIGKILL
     assert acknowledged <= stored_before < len(events)  # acknowledged implies durable
 
-    rerun = subprocess.run(_cli(store, source), cwd=ROOT, env=env, capture_output=True,
-                           check=False)
+    rerun = subprocess.run(_cli(store, source), cwd=ROOT, env=env, capture_output=True, check=False)
     statuses = Counter(orjson.loads(line)["status"] for line in rerun.stdout.splitlines())
     valid = sum(1 for e in events if b'"confidence": 7' not in e)
 
@@ -264,16 +282,29 @@ def test_results_do_not_depend_on_the_batch_size(tmp_path, batch_size):
         stored = [state for _, state in ledger.stored_events()]
 
     assert results == _REFERENCE_RESULTS
-    assert stored == [orjson.dumps(e, option=orjson.OPT_SORT_KEYS)
-                      for e, (_, status, _) in zip(events, results, strict=True)
-                      if status == "accepted"]
+    assert stored == [
+        orjson.dumps(e, option=orjson.OPT_SORT_KEYS)
+        for e, (_, status, _) in zip(events, results, strict=True)
+        if status == "accepted"
+    ]
 
 
 _REFERENCE_RESULTS = [
-    (1, "accepted", None), (2, "accepted", None), (3, "accepted", None), (4, "accepted", None),
-    (5, "rejected", "sequence_violation"), (6, "accepted", None), (7, "accepted", None),
-    (8, "accepted", None), (9, "accepted", None), (10, "duplicate", "duplicate"),
-    (11, "accepted", None), (12, "accepted", None), (13, "accepted", None),
-    (14, "accepted", None), (15, "accepted", None), (16, "accepted", None),
+    (1, "accepted", None),
+    (2, "accepted", None),
+    (3, "accepted", None),
+    (4, "accepted", None),
+    (5, "rejected", "sequence_violation"),
+    (6, "accepted", None),
+    (7, "accepted", None),
+    (8, "accepted", None),
+    (9, "accepted", None),
+    (10, "duplicate", "duplicate"),
+    (11, "accepted", None),
+    (12, "accepted", None),
+    (13, "accepted", None),
+    (14, "accepted", None),
+    (15, "accepted", None),
+    (16, "accepted", None),
     (17, "accepted", None),
 ]

@@ -176,7 +176,7 @@ def test_nothing_to_apply_without_a_decision():
 @pytest.mark.parametrize("later", [APPLIED, SIGNED, REQUESTED])
 def test_later_events_are_bound_to_the_001(field, value, later):
     """
-    2.6.8.12.6.3: decision_id + gate_type + target_ref bind every event; the level is pinned (4.3.7.1).
+    2.6.8.12.6.3: decision_id + gate_type + target_ref bind every event; level pinned (4.3.7.1).
     """
     agg = gate_with(fr(CREATED, decision="approve"))
     event = fr(later, decision="approve")
@@ -211,7 +211,7 @@ def test_002_decision_must_equal_the_effective_decision():
 @pytest.mark.parametrize("gate", ["CloudEscalation", "PolicyViolation"])
 def test_auto_signature_is_never_allowed_for_cloud_or_policy(gate, level):
     """
-    2.6.8.12.4 / 2.6.8.12.6.3: AutoSignature MUST NOT be used for cloud escalation or policy violations.
+    2.6.8.12.4 / 2.6.8.12.6.3: AutoSignature MUST NOT be used for cloud escalation or policy.
     """
     with pytest.raises(ForbiddenGateError):
         check_event_alone(fr(SIGNED, gate=gate, level=level, confidence=1.0))
@@ -324,7 +324,7 @@ def test_locked_refuses_an_approving_001_where_a_human_would_be_needed(gate, con
 @pytest.mark.parametrize("closing", ["reject", "defer"])
 def test_locked_halt_is_a_recorded_reject_or_defer_then_002(gate, closing):
     """
-    2.6.8.12.6.1: record a reject/defer GovernanceDecision and halt; cloud escalation denied (11.1.7.3).
+    2.6.8.12.6.1: record a reject/defer decision and halt; cloud escalation denied (11.1.7.3).
     """
     agg = gate_with(fr(CREATED, gate=gate, level="LOCKED", decision=closing, confidence=0.1))
     assert agg.is_halt
@@ -367,7 +367,7 @@ def test_refused_events_never_change_the_aggregate(steps, decisions, level, gate
     except LedgerError:
         return
     accepted = [agg.history[0]]
-    for step, decision in zip(steps, decisions[1:]):
+    for step, decision in zip(steps, decisions[1:], strict=False):
         event = fr(step, gate=gate, level=level, decision=decision)
         try:
             agg.record(event)
