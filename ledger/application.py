@@ -487,18 +487,8 @@ class GovernanceLedger(Application[UUID]):
                 f"LOCKED halt: {outcome.reason}. The model proposed {decision}"
                 + (f": {rationale}" if rationale else ".")
             )
-        created = self._fr(
-            "gov_decision_created",
-            base,
-            actor=actor,
-            decision=recorded,
-            confidence=confidence,
-            rationale=rationale_001,
-            # Anything but a sequence goes to the schema as it is, to be refused by type.
-            evidence_refs=list(evidence_refs)
-            if isinstance(evidence_refs, list | tuple)
-            else evidence_refs,
-            model_id=model_id,
+        created = self._decision_created(
+            base, actor, recorded, confidence, rationale_001, evidence_refs, model_id
         )
         sequence = [created]
         if outcome.verdict is Verdict.HALT or (
@@ -601,19 +591,8 @@ class GovernanceLedger(Application[UUID]):
             "automation_level": automation_level,
             **correlation,
         }
-        created = self._fr(
-            "gov_decision_created",
-            base,
-            actor=actor,
-            event_id=event_id,
-            decision=decision,
-            confidence=confidence,
-            rationale=rationale,
-            # Anything but a sequence goes to the schema as it is, to be refused by type.
-            evidence_refs=list(evidence_refs)
-            if isinstance(evidence_refs, list | tuple)
-            else evidence_refs,
-            model_id=model_id,
+        created = self._decision_created(
+            base, actor, decision, confidence, rationale, evidence_refs, model_id, event_id
         )
         return self._step(created)
 
@@ -743,6 +722,32 @@ class GovernanceLedger(Application[UUID]):
             reason=outcome.reason,
             event_types=tuple(fr["type"] for fr in sequence),
             event_ids=tuple(fr["event_id"] for fr in sequence),
+        )
+
+    def _decision_created(
+        self,
+        base: Mapping[str, Any],
+        actor: str,
+        decision: str | None,
+        confidence: float | None,
+        rationale: str,
+        evidence_refs: Sequence[str] | None,
+        model_id: str | None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        return self._fr(
+            "gov_decision_created",
+            base,
+            actor=actor,
+            event_id=event_id,
+            decision=decision,
+            confidence=confidence,
+            rationale=rationale,
+            # Anything but a sequence goes to the schema as it is, to be refused by type.
+            evidence_refs=list(evidence_refs)
+            if isinstance(evidence_refs, list | tuple)
+            else evidence_refs,
+            model_id=model_id,
         )
 
     @staticmethod
