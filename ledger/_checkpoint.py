@@ -73,6 +73,22 @@ def _b64decode(text: str, what: str) -> bytes:
         raise CheckpointError(msg) from None
 
 
+def _parse_key_text(text: str, what: str, form: str) -> tuple[str, str, bytes]:
+    """
+    (name, lower-case key id, 32 key bytes) of ``<name>+<id>+<base64(0x01 || key)>``.
+    """
+    parts = text.split("+", 2)
+    if len(parts) != 3:  # noqa: PLR2004 - name, id, key
+        msg = f"a {what} is {form}"
+        raise CheckpointError(msg)
+    name, key_id, encoded = parts
+    raw = _b64decode(encoded, f"the {what}")
+    if len(raw) != 33 or raw[:1] != _ED25519:  # noqa: PLR2004 - type byte + 32
+        msg = f"not an Ed25519 {what}"
+        raise CheckpointError(msg)
+    return _check_name(name), key_id.lower(), raw[1:]
+
+
 @dataclass(frozen=True)
 class VerifierKey:
     """
@@ -101,17 +117,11 @@ class VerifierKey:
         """
         Parse the verifier-key text form.
         """
-        parts = text.strip().split("+", 2)
-        if len(parts) != 3:  # noqa: PLR2004 - name, id, key
-            msg = "a public key is '<name>+<id>+<base64 key>'"
-            raise CheckpointError(msg)
-        name, key_id, encoded = parts
-        raw = _b64decode(encoded, "the public key")
-        if len(raw) != 33 or raw[:1] != _ED25519:  # noqa: PLR2004 - type byte + 32
-            msg = "not an Ed25519 public key"
-            raise CheckpointError(msg)
-        key = cls(_check_name(name), raw[1:])
-        if key.key_id.hex() != key_id.lower():
+        name, key_id, raw = _parse_key_text(
+            text.strip(), "public key", "'<name>+<id>+<base64 key>'"
+        )
+        key = cls(name, raw)
+        if key.key_id.hex() != key_id:
             msg = "the public key's id does not match its name and key"
             raise CheckpointError(msg)
         return key
@@ -184,17 +194,13 @@ class SigningKey:
         if not text.startswith(_PRIVATE_PREFIX):
             msg = f"a signing key starts with {_PRIVATE_PREFIX!r}"
             raise CheckpointError(msg)
-        parts = text.removeprefix(_PRIVATE_PREFIX).split("+", 2)
-        if len(parts) != 3:  # noqa: PLR2004 - name, id, key
-            msg = "a signing key is 'PRIVATE+KEY+<name>+<id>+<base64 key>'"
-            raise CheckpointError(msg)
-        name, key_id, encoded = parts
-        raw = _b64decode(encoded, "the signing key")
-        if len(raw) != 33 or raw[:1] != _ED25519:  # noqa: PLR2004 - type byte + 32
-            msg = "not an Ed25519 signing key"
-            raise CheckpointError(msg)
-        key = cls(_check_name(name), raw[1:])
-        if key.verifier.key_id.hex() != key_id.lower():
+        name, key_id, raw = _parse_key_text(
+            text.removeprefix(_PRIVATE_PREFIX),
+            "signing key",
+            "'PRIVATE+KEY+<name>+<id>+<base64 key>'",
+        )
+        key = cls(name, raw)
+        if key.verifier.key_id.hex() != key_id:
             msg = "the signing key's id does not match its name and key"
             raise CheckpointError(msg)
         return key
