@@ -127,10 +127,12 @@ class GovernanceLedger(Application[UUID]):
         the accepted ones. All accepted events are stored in one transaction, and are
         acknowledged only after it commits.
         """
-        items = list(events)
+        return self._append_retrying(list(events), atomic=False)
+
+    def _append_retrying(self, items: Sequence[Any], **options: Any) -> list[AppendResult]:
         for attempt in range(_RETRIES):
             try:
-                return self._append_once(items, atomic=False)
+                return self._append_once(items, **options)
             except IntegrityError:
                 # Another writer got there first: forget what we believed and judge again.
                 self._forget()
@@ -695,16 +697,9 @@ class GovernanceLedger(Application[UUID]):
         new_decision: bool = False,
     ) -> GateOutcome:
         # The ledger decided: either the whole sequence is stored or none of it is.
-        for attempt in range(_RETRIES):
-            try:
-                results = self._append_once(
-                    sequence, atomic=True, new_ids=new_ids, new_decision=new_decision
-                )
-                break
-            except IntegrityError:
-                self._forget()
-                if attempt == _RETRIES - 1:
-                    raise StoreError("concurrent writers kept colliding", rule="store") from None
+        results = self._append_retrying(
+            sequence, atomic=True, new_ids=new_ids, new_decision=new_decision
+        )
         for result in results:
             if result.error is not None:
                 raise result.error
