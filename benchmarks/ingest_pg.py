@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from ledger import stores
 from ledger.config import LedgerConfig
 
 BATCH = 1000
@@ -114,7 +115,7 @@ def ledger_writer(url: str, lines: list[bytes], barrier: Any, out: Any) -> None:
     clock: dict[str, float] = {}
     with GovernanceLedger(LedgerConfig(store=url, batch_size=BATCH)) as ledger:
         for name in ("insert_events", "find_event_ids", "select_events_many"):
-            _timed(ledger.recorder, name, clock)
+            _timed(ledger.store, name, clock)
         barrier.wait()
         started = time.perf_counter()
         statuses = [r.status for r in ingest_lines(ledger, lines)]
@@ -208,7 +209,7 @@ def raw_writer(
 
 
 def _dsn(url: str) -> str:
-    env = LedgerConfig(store=url).to_eventsourcing_env()
+    env = stores.environment(LedgerConfig(store=url))
     return (
         f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} "
         f"dbname={env['POSTGRES_DBNAME']} user={env['POSTGRES_USER']}"

@@ -23,7 +23,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
 from ledger import events as ev
-from ledger.errors import BindingMismatchError, InvalidSchemaError
+from ledger.errors import BindingMismatchError, ConfigurationError, InvalidSchemaError
 from ledger.gate import aggregate_id
 from ledger.validation import normalise
 
@@ -66,7 +66,18 @@ class ValidatingMapper(Mapper[UUID]):
     Stored state = canonical bytes of the validated, normalised FR event; nothing else.
     """
 
-    def __init__(self, transcoder: Any = None, **_: Any) -> None:
+    def __init__(
+        self, transcoder: Any = None, *, cipher: Any = None, compressor: Any = None
+    ) -> None:
+        # The stored bytes are the canonical bytes the Merkle tree hashes and auditors
+        # export: an encrypted or compressed form would break both, so refuse it loudly.
+        if cipher is not None or compressor is not None:
+            what = "a cipher" if cipher is not None else "a compressor"
+            msg = (
+                f"govledger stores each event as its canonical JSON bytes and cannot use "
+                f"{what} (CIPHER_TOPIC / COMPRESSOR_TOPIC); encrypt the store's disk instead"
+            )
+            raise ConfigurationError(msg, rule="mapper")
         # The FR event is JSON by definition: orjson encodes it, no transcoder is consulted.
         super().__init__(transcoder=transcoder)
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import fastjsonschema
 import orjson
 
+from ledger import _time
 from ledger.errors import InvalidSchemaError
+from ledger.events import EVENT_TYPES
 
 __all__ = [
     "ARTIFACT_SCHEMAS",
@@ -30,13 +31,8 @@ __all__ = [
 ]
 
 BASE_URI: Final = "https://schemas.govledger.invalid/"
-EVENT_SCHEMAS: Final = (
-    "gov_decision_created",
-    "gov_decision_applied",
-    "gov_auto_signature_created",
-    "gov_human_intervention_requested",
-    "gov_human_intervention_received",
-)
+#: One schema per event type (11.5.7), named by the type.
+EVENT_SCHEMAS: Final = tuple(EVENT_TYPES)
 ARTIFACT_SCHEMAS: Final = ("hsk.gov_decision@0.4", "hsk.auto_signature@0.1")
 
 
@@ -73,7 +69,7 @@ def _resolve(uri: str) -> Mapping[str, Any]:
 def _is_real_datetime(value: str) -> bool:
     # The pattern fixes the RFC 3339 shape; this refuses impossible dates (Feb 30, hour 25).
     try:
-        datetime.fromisoformat(value.replace("t", "T").replace("z", "+00:00"))
+        _time.parse(value)
     except ValueError:
         return False
     return True

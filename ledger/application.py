@@ -1,61 +1,48 @@
-"""``GovernanceLedger``: the application service both entry points go through.
+"""``GovernanceLedger``: the application service every entry point goes through.
 
-Ingestion appends FR events emitted elsewhere; the command API (``evaluate_gate``,
-``record_human_decision``) lets the ledger decide and record the sequence itself.
-Both end in ``_append``: judge every event on its own against its decision's
-aggregate, then store all accepted events of a batch in one transaction. Library
-exceptions are translated here and never reach callers.
+Ingestion appends FR events emitted elsewhere (``append``); the command API
+(``evaluate_gate``, ``record_human_decision`` and the step commands) lets the
+ledger decide and record the sequence itself. Both end in one path: judge the
+batch (``ledger._batch``) against its decisions (``ledger._repository``), then
+store every accepted event in one transaction through the validating mapper.
+Library exceptions are translated here and never reach callers.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import Environment, EnvType
 
-from ledger import events as ev
+from ledger import _time, stores
+from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
+from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
+from ledger._repository import DecisionRepository, store_errors
 from ledger.artifacts import DecisionRecord
 from ledger.config import LedgerConfig
 from ledger.errors import (
-    DuplicateEventError,
+    ConfigurationError,
     InvalidSchemaError,
     LedgerError,
     SequenceViolationError,
     StoreError,
 )
-from ledger.gate import GateEvaluation, aggregate_id, duplicate_error
-from ledger.policy import Outcome, Verdict, evaluate
-from ledger.validation import ValidatedFR, normalise
-from ledger.vocabulary import AutomationLevel, Decision, GateType
+from ledger.events import APPLIED, REQUESTED, SIGNED, GovEvent
+from ledger.gate import GateEvaluation, aggregate_id
+from ledger.policy import BUILTIN, GatePolicy, Outcome
+from ledger.validation import ValidatedFR
+from ledger.vocabulary import AutomationLevel
 
 __all__ = ["ACCEPTED", "DUPLICATE", "REJECTED", "AppendResult", "GateOutcome", "GovernanceLedger"]
 
-ACCEPTED: Final = "accepted"
-DUPLICATE: Final = "duplicate"
-REJECTED: Final = "rejected"
 _RETRIES: Final = 8
-_CLOSED_KEPT: Final = 1024  # closed decisions kept for quick reads right after they close
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """
-    What happened to one submitted event.
-    """
-
-    event_id: str | None
-    status: str
-    error: LedgerError | None = None
-    #: Store position, for accepted events.
-    position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,36 +75,39 @@ class GateOutcome:
         return self.status == "halted"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 class GovernanceLedger(Application[UUID]):
     """
     The governance ledger on one event store (SQLite file, in-memory, or PostgreSQL).
+
+    ``policy`` is the gate policy new decisions are created under.
     """
 
     name = "govledger"
 
-    def __init__(self, config: LedgerConfig | None = None) -> None:
+    def __init__(self, config: LedgerConfig | None = None, *, policy: GatePolicy = BUILTIN) -> None:
         self.config = config or LedgerConfig()
+        self.policy = policy
         try:
-            super().__init__(env=self.config.to_eventsourcing_env())
+            super().__init__(env=stores.environment(self.config))
         except (PersistenceError, OSError) as exc:
             raise StoreError(
                 f"cannot open the event store {self.config.store_label}: {exc}", rule="store"
             ) from None
-        # Decisions between batches, so a lifecycle spanning batches is not replayed from the
-        # store each time. Open decisions may still receive events; closed ones (after their
-        # 002) only refusals, so few of them are kept: memory stays flat on long streams.
-        self._cache: OrderedDict[UUID, GateEvaluation] = OrderedDict()
-        self._closed: OrderedDict[UUID, GateEvaluation] = OrderedDict()
+        if not isinstance(self.recorder, stores.EventStore):
+            raise ConfigurationError(f"{type(self.recorder).__name__} is not a govledger store")
+        if self.snapshots is not None:
+            # A snapshot is a second copy of a decision's state, outside the tamper evidence.
+            raise ConfigurationError("govledger does not support snapshots", rule="snapshots")
+        self.store: stores.EventStore = self.recorder
+        self.decisions = DecisionRepository(
+            self.store, self.mapper, self.config.store_label, self.config.cache_decisions
+        )
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # LedgerConfig is the only reader of the process environment: never merge it in here.
         return Environment(name, dict(env or {}))
 
-    # --- ingestion -----------------------------------------------------------------
+    # --- appending -------------------------------------------------------------------
 
     def append(self, events: Iterable[Any]) -> list[AppendResult]:
         """
@@ -127,27 +117,24 @@ class GovernanceLedger(Application[UUID]):
         the accepted ones. All accepted events are stored in one transaction, and are
         acknowledged only after it commits.
         """
-        return self._append_retrying(list(events), atomic=False)
-
-    def _append_retrying(self, items: Sequence[Any], **options: Any) -> list[AppendResult]:
-        for attempt in range(_RETRIES):
-            try:
-                return self._append_once(items, **options)
-            except IntegrityError:
-                # Another writer got there first: forget what we believed and judge again.
-                self._forget()
-                if attempt == _RETRIES - 1:
-                    raise StoreError(
-                        "concurrent writers kept colliding; nothing in this batch was stored",
-                        rule="store",
-                    ) from None
-        raise AssertionError  # pragma: no cover
+        return self._append(list(events), atomic=False)
 
     def append_one(self, event: Any) -> AppendResult:
         """
         ``append`` for a single event.
         """
         return self.append([event])[0]
+
+    def _append(self, items: Sequence[Any], **options: Any) -> list[AppendResult]:
+        for _ in range(_RETRIES):
+            try:
+                return self._append_once(items, **options)
+            except IntegrityError:
+                # Another writer got there first: forget what we believed and judge again.
+                self.decisions.forget()
+        raise StoreError(
+            "concurrent writers kept colliding; nothing in this batch was stored", rule="store"
+        )
 
     def _append_once(
         self,
@@ -157,208 +144,72 @@ class GovernanceLedger(Application[UUID]):
         new_ids: bool = False,
         new_decision: bool = False,
     ) -> list[AppendResult]:
-        # 1. Each event alone: shape, type, normalisation (refusals are kept in place).
-        judged: list[ValidatedFR | LedgerError] = []
-        for item in items:
-            if isinstance(item, LedgerError):
-                judged.append(item)
-                continue
-            try:
-                judged.append(normalise(item))
-            except LedgerError as exc:
-                judged.append(exc)
-        # 2. What the batch needs from the store, in two round trips.
+        judged = prepare(items)
         candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
-        # ``new_ids``: the ledger made these ids (uuid4) itself; none can be stored already,
-        # and the index's PRIMARY KEY would still refuse a second copy.
+        # ``new_ids``: the ledger made these ids (uuid4) itself, so none can be stored yet (and
+        # the index's PRIMARY KEY would still refuse a second copy). ``new_decision``: likewise
+        # for the decision_id.
         stored = (
-            {} if new_ids else self._stored_event_ids([fr["event_id"].lower() for fr in candidates])
+            {}
+            if new_ids
+            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
         )
-        # ``new_decision``: the ledger made the decision_id (uuid4) itself, so nothing is stored.
         aggregates = (
             {}
             if new_decision
-            else self._load({aggregate_id(fr["decision_id"]) for fr in candidates})
+            else self.decisions.load({aggregate_id(fr["decision_id"]) for fr in candidates})
         )
-
-        # 3. Each event against its decision as it stands after the events before it.
-        results: list[AppendResult | str] = []
-        pending: list[ev.GovEvent] = []
-        touched: dict[UUID, GateEvaluation] = {}
+        outcome = Judged()
         try:
-            self._judge(judged, stored, aggregates, results, pending, touched, atomic=atomic)
-            # 4. All accepted events in one transaction; acknowledged once it has committed.
-            positions = iter(self._store(pending)) if pending else iter(())
-            for event in pending:
-                # The judged bytes are in the store now; cached decisions need not hold them.
-                if isinstance(event.fr, ValidatedFR):
-                    event.fr.release()
+            judge(judged, stored, aggregates, self.policy, atomic=atomic, into=outcome)
+            positions = self._save_in_order(outcome.pending) if outcome.pending else []
         except BaseException:
             # Judging works on the cached aggregates themselves (copying them costs more
             # than ingesting): whatever this batch applied to them is forgotten on failure.
-            self._forget(touched)
+            self.decisions.forget(outcome.touched)
             raise
-        for oid, aggregate in touched.items():
-            self._remember(oid, aggregate)
-        # Accepted events were noted by their event_id until they had a position.
-        return [
-            AppendResult(r, ACCEPTED, None, next(positions)) if isinstance(r, str) else r
-            for r in results
-        ]
+        for event in outcome.pending:
+            # The judged bytes are in the store now; cached decisions need not hold them.
+            if isinstance(event.fr, ValidatedFR):
+                event.fr.release()
+        for oid, aggregate in outcome.touched.items():
+            self.decisions.remember(oid, aggregate)
+        return outcome.acknowledged(positions)
 
-    def _judge(
-        self,
-        judged: list[ValidatedFR | LedgerError],
-        stored: Mapping[str, bytes],
-        aggregates: dict[UUID, GateEvaluation],
-        results: list[AppendResult | str],
-        pending: list[ev.GovEvent],
-        touched: dict[UUID, GateEvaluation],
-        *,
-        atomic: bool,
-    ) -> None:
-        seen: dict[str, bytes] = {}
-        for fr in judged:
-            if isinstance(fr, LedgerError):
-                if atomic:
-                    raise fr
-                results.append(AppendResult(fr.event_id, REJECTED, _detached(fr)))
-                continue
-            key = fr["event_id"].lower()
-            try:
-                previous = seen.get(key) or stored.get(key)
-                if previous is not None:
-                    raise duplicate_error(fr, identical=previous == fr.canonical)
-                oid = aggregate_id(fr["decision_id"])
-                aggregate = aggregates.get(oid)
-                if aggregate is None:
-                    aggregate = aggregates[oid] = GateEvaluation.create(fr)
-                else:
-                    aggregate.record(fr)
-            except DuplicateEventError as exc:
-                if atomic:
-                    raise
-                status = DUPLICATE if exc.identical else REJECTED
-                results.append(AppendResult(fr["event_id"], status, _detached(exc)))
-                continue
-            except LedgerError as exc:
-                if atomic:
-                    raise
-                results.append(AppendResult(fr["event_id"], REJECTED, _detached(exc)))
-                continue
-            seen[key] = fr.canonical
-            touched[oid] = aggregate
-            pending.extend(aggregate.collect_events())  # type: ignore[arg-type]
-            results.append(fr["event_id"])
-
-    def _store(self, pending: list[ev.GovEvent]) -> Sequence[int]:
+    def _save_in_order(self, events: list[GovEvent]) -> list[int]:
         """
-        Store ``pending`` in one transaction through the validating mapper; their positions.
-        """
-        try:
-            # What ``self.events.put`` does, minus a Recording object per event.
-            stored = [self.mapper.to_stored_event(event) for event in pending]
-            positions = self.recorder.insert_events(stored)
-        except IntegrityError:
-            raise  # a concurrent writer stored one of these first: ``append`` judges again
-        except PersistenceError as exc:
-            raise StoreError(
-                f"could not write to the event store {self.config.store_label}: {exc}; "
-                "nothing in this batch was stored",
-                rule="store",
-            ) from None
-        assert positions is not None  # noqa: S101 - govledger's recorders return positions
-        return positions
+        ``Application.save`` for events already collected, in input order; their positions.
 
-    def _remember(self, oid: UUID, aggregate: GateEvaluation) -> None:
-        if aggregate.applied_decision is None:
-            cache, bound = self._cache, self.config.cache_decisions
-        else:
-            self._cache.pop(oid, None)
-            cache, bound = self._closed, _CLOSED_KEPT
-        cache[oid] = aggregate
-        cache.move_to_end(oid)
-        while len(cache) > bound:
-            cache.popitem(last=False)
-
-    def _forget(self, oids: Iterable[UUID] | None = None) -> None:
+        The library's ``save`` collects events from what it is given, checking each
+        object against runtime Protocols (~9 us per event, more than judging it);
+        this hands it the collected events and takes the rest of its path unchanged:
+        record through the mapper and recorder in one transaction, snapshots, notify.
+        ``tests/integration/test_repository.py`` checks it stores what ``save`` stores.
         """
-        Drop cached decisions (all of them by default): the store is read again for them.
-        """
-        if oids is None:
-            self._cache.clear()
-            self._closed.clear()
-            return
-        for oid in oids:
-            self._cache.pop(oid, None)
-            self._closed.pop(oid, None)
-
-    def _stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
-        if not event_ids:
-            return {}
-        try:
-            return self.recorder.find_event_ids(event_ids)  # type: ignore[attr-defined,no-any-return]
-        except PersistenceError as exc:
-            raise StoreError(
-                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
-            ) from None
-
-    def _load(self, oids: set[UUID], *, cached: bool = True) -> dict[UUID, GateEvaluation]:
-        """
-        Current aggregates for ``oids`` (absent ones are new decisions), cache first.
-
-        Cached aggregates are returned themselves, not copies: only ``_append_once``
-        may change them, and it forgets them if its batch fails. The cache only speeds up
-        writes: a stale entry (another process appended) makes the insert collide on
-        (aggregate, version), and the batch is judged again from the store. Reads for
-        callers pass ``cached=False`` (and so get aggregates of their own).
-        """
-        found: dict[UUID, GateEvaluation] = {}
-        missing: list[UUID] = []
-        for oid in oids:
-            cached_agg = (self._cache.get(oid) or self._closed.get(oid)) if cached else None
-            if cached_agg is None:
-                missing.append(oid)
-            else:
-                found[oid] = cached_agg
-        if missing:
-            try:
-                stored = self.recorder.select_events_many(missing)  # type: ignore[attr-defined]
-            except PersistenceError as exc:
-                raise StoreError(
-                    f"could not read the event store {self.config.store_label}: {exc}",
-                    rule="store",
-                ) from None
-            for oid, rows in stored.items():
-                aggregate: Any = None
-                for row in rows:
-                    aggregate = self.mapper.to_domain_event(row).mutate(aggregate)  # type: ignore[attr-defined]
-                found[oid] = aggregate
-        return found
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        with store_errors(self.config.store_label, "write to", nothing_stored=True):
+            recordings: list[Recording[UUID]] = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return [recording.notification.id for recording in recordings]
 
     # --- reading ---------------------------------------------------------------------
 
     def gate(self, decision_id: str) -> GateEvaluation | None:
         """
-        The decision's aggregate, or None if it was never created.
+        The decision's aggregate (a copy of its own), or None if it was never created.
         """
         _require_text("gate", decision_id=decision_id)
         oid = aggregate_id(decision_id)
-        return self._load({oid}, cached=False).get(oid)
+        return self.decisions.load({oid}, cached=False).get(oid)
 
     def decision(self, decision_id: str) -> DecisionRecord | None:
         """
         The decision's artifacts (GovernanceDecision, AutoSignature) and event sequence.
         """
         agg = self.gate(decision_id)
-        if agg is None:
-            return None
-        return DecisionRecord.from_history(
-            agg.history,
-            status=agg.status,
-            effective_decision=agg.effective_decision,
-            threshold=agg.outcome.threshold,
-        )
+        return None if agg is None else DecisionRecord.from_history(agg.history, agg.state)
 
     def stored_events(
         self, *, start: int = 1, limit: int = 1000, stop: int | None = None
@@ -367,23 +218,9 @@ class GovernanceLedger(Application[UUID]):
         (position, canonical bytes) of stored events in store order, fetched in pages.
         """
         position = start
-        # A recorder with ``select_states`` pages (position, state) without the library's
-        # Notification objects; any other recorder goes through select_notifications.
-        fast = getattr(self.recorder, "select_states", None)
         while True:
-            try:
-                if fast is not None:
-                    page = fast(position, limit, stop)
-                else:
-                    page = [
-                        (n.id, bytes(n.state))
-                        for n in self.recorder.select_notifications(position, limit, stop=stop)
-                    ]
-            except PersistenceError as exc:
-                raise StoreError(
-                    f"could not read the event store {self.config.store_label}: {exc}",
-                    rule="store",
-                ) from None
+            with store_errors(self.config.store_label, "read"):
+                page = self.store.select_states(position, limit, stop)
             if not page:
                 return
             yield from page
@@ -393,27 +230,16 @@ class GovernanceLedger(Application[UUID]):
         """
         The last store position the ledger had recorded at ``moment`` (0: none yet).
         """
-        if moment.tzinfo is None:
-            msg = "moment must carry a time zone"
-            raise ValueError(msg)
-        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        try:
-            return int(self.recorder.position_at(text))  # type: ignore[attr-defined]
-        except PersistenceError as exc:
-            raise StoreError(
-                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
-            ) from None
+        text = _time.utc_text(moment)
+        with store_errors(self.config.store_label, "read"):
+            return int(self.store.position_at(text))
 
     def max_position(self) -> int:
         """
         The last store position (0 for an empty store).
         """
-        try:
-            return int(self.recorder.max_notification_id() or 0)
-        except PersistenceError as exc:
-            raise StoreError(
-                f"could not read the event store {self.config.store_label}: {exc}", rule="store"
-            ) from None
+        with store_errors(self.config.store_label, "read"):
+            return int(self.store.max_notification_id() or 0)
 
     # --- command API ------------------------------------------------------------------
 
@@ -435,7 +261,7 @@ class GovernanceLedger(Application[UUID]):
         actor: str = "agent",
     ) -> GateOutcome:
         """
-        Apply the gate table and record the right sequence, durably, in one transaction.
+        Apply the gate policy and record the right sequence, durably, in one transaction.
 
         * auto-approved: 001 -> 003 -> 002 (approve);
         * a human is needed and allowed: 001 -> 004 (``awaiting_human``);
@@ -468,55 +294,26 @@ class GovernanceLedger(Application[UUID]):
                 field="automation_level",
                 rule="enum",
             ) from None
-        new_decision = decision_id is None
-        decision_id = decision_id or str(uuid.uuid4())
-        outcome = evaluate(gate_type, level, confidence)
-        base: dict[str, Any] = {
-            "decision_id": decision_id,
-            "gate_type": gate_type,
-            "target_ref": target_ref,
-            "automation_level": level.value,
-        }
-        correlation = (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id))
-        base.update({key: value for key, value in correlation if value is not None})
-        recorded = decision
-        rationale_001 = rationale
-        if outcome.verdict is Verdict.HALT:
-            # LOCKED fails closed: record the reject/defer first, then halt the workflow.
-            closing = gate_type in (GateType.CLOUD_ESCALATION, GateType.POLICY_VIOLATION)
-            recorded = Decision.REJECT.value if closing else Decision.DEFER.value
-            rationale_001 = _bounded(
-                f"LOCKED halt: {outcome.reason}. The model proposed {decision}"
-                + (f": {rationale}" if rationale else ".")
-            )
-        created = self._decision_created(
-            base, actor, recorded, confidence, rationale_001, evidence_refs, model_id
+        plan = plan_gate(
+            self.policy,
+            gate_type=gate_type,
+            level=level,
+            decision=decision,
+            confidence=confidence,
+            rationale=rationale,
+            evidence_refs=evidence_refs,
+            model_id=model_id,
+            actor=actor,
         )
-        sequence = [created]
-        if outcome.verdict is Verdict.HALT or (
-            outcome.verdict is Verdict.AUTO and recorded != Decision.APPROVE
-        ):
-            sequence.append(
-                self._fr("gov_decision_applied", base, actor="system", decision=recorded)
-            )
-        elif outcome.verdict is Verdict.AUTO:
-            sequence.append(
-                self._fr("gov_auto_signature_created", base, actor=actor, model_id=model_id)
-            )
-            sequence.append(
-                self._fr("gov_decision_applied", base, actor="system", decision=recorded)
-            )
-        else:
-            sequence.append(
-                self._fr(
-                    "gov_human_intervention_requested",
-                    base,
-                    actor="system",
-                    rationale=_bounded(outcome.reason),
-                )
-            )
-        return self._record_sequence(
-            decision_id, sequence, outcome, new_ids=True, new_decision=new_decision
+        binding = Binding(
+            decision_id or str(uuid.uuid4()),
+            gate_type,
+            target_ref,
+            level.value,
+            (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id)),
+        )
+        return self._record_steps(
+            binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
         )
 
     def record_human_decision(
@@ -531,36 +328,11 @@ class GovernanceLedger(Application[UUID]):
         """
         Record a human's answer (005) and, when it is final, close the gate (002).
         """
-        _require_text("record_human_decision", decision_id=decision_id)
-        agg = self.gate(decision_id)
-        if agg is None:
-            raise SequenceViolationError(
-                f"decision_id {decision_id!r} does not exist: a human answers a recorded "
-                "decision (2.6.8.12.6.4)",
-                field="decision_id",
-                rule="2.6.8.12.6.4",
-                decision_id=decision_id,
-            )
-        base = {
-            "decision_id": decision_id,
-            "gate_type": agg.gate_type,
-            "target_ref": agg.target_ref,
-            "automation_level": agg.automation_level.value,
-        }
-        received = self._fr(
-            "gov_human_intervention_received",
-            base,
-            actor="human",
-            decision=decision,
-            rationale=rationale,
-            user_id=user_id,
+        agg = self._existing(
+            decision_id, "record_human_decision", "a human answers a recorded decision"
         )
-        sequence = [received]
-        if final:
-            sequence.append(
-                self._fr("gov_decision_applied", base, actor="system", decision=decision)
-            )
-        return self._record_sequence(decision_id, sequence, agg.outcome, new_ids=True)
+        steps = plan_human_decision(user_id, decision, rationale, final=final)
+        return self._record_steps(Binding.of(agg.state), steps, None, new_ids=True)
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
@@ -586,17 +358,15 @@ class GovernanceLedger(Application[UUID]):
         The ledger still refuses what the rules forbid, e.g. an approving 001 under
         LOCKED where a human would be needed (``locked_halt``).
         """
-        base: dict[str, Any] = {
-            "decision_id": decision_id or str(uuid.uuid4()),
-            "gate_type": gate_type,
-            "target_ref": target_ref,
-            "automation_level": automation_level,
-            **correlation,
-        }
-        created = self._decision_created(
-            base, actor, decision, confidence, rationale, evidence_refs, model_id, event_id
+        binding = Binding(
+            decision_id or str(uuid.uuid4()),
+            gate_type,
+            target_ref,
+            automation_level,
+            tuple(correlation.items()),
         )
-        return self._step(created)
+        step = decision_created(actor, decision, confidence, rationale, evidence_refs, model_id)
+        return self._record_steps(binding, (step,), None, event_id=event_id)
 
     def auto_sign(
         self,
@@ -609,16 +379,8 @@ class GovernanceLedger(Application[UUID]):
         """
         Record an AutoSignature (003); ``forbidden_gate`` where the table forbids it.
         """
-        return self._step(
-            self._next(
-                decision_id,
-                "gov_auto_signature_created",
-                "agent",
-                event_id=event_id,
-                model_id=model_id,
-                confidence=confidence,
-            )
-        )
+        step = Step(SIGNED, "agent", {"model_id": model_id, "confidence": confidence})
+        return self._next(decision_id, step, event_id)
 
     def request_human_intervention(
         self, decision_id: str, rationale: str = "", *, event_id: str | None = None
@@ -626,15 +388,8 @@ class GovernanceLedger(Application[UUID]):
         """
         Record a human intervention request (004); ``locked_halt`` under LOCKED.
         """
-        return self._step(
-            self._next(
-                decision_id,
-                "gov_human_intervention_requested",
-                "system",
-                event_id=event_id,
-                rationale=rationale,
-            )
-        )
+        step = Step(REQUESTED, "system", {"rationale": rationale})
+        return self._next(decision_id, step, event_id)
 
     def apply_decision(
         self, decision_id: str, decision: str | None = None, *, event_id: str | None = None
@@ -643,134 +398,67 @@ class GovernanceLedger(Application[UUID]):
         Close the gate (002) with the effective decision (or ``decision``, which must match it).
         """
         agg = self._existing(decision_id)
-        return self._step(
-            self._next(
-                decision_id,
-                "gov_decision_applied",
-                "system",
-                event_id=event_id,
-                decision=decision or agg.effective_decision,
-                agg=agg,
-            )
-        )
+        applied = decision or agg.state.effective_decision
+        step = Step(APPLIED, "system", {"decision": applied})
+        return self._record_steps(Binding.of(agg.state), (step,), None, event_id=event_id)
 
-    def _existing(self, decision_id: str) -> GateEvaluation:
+    def _next(self, decision_id: str, step: Step, event_id: str | None) -> GateOutcome:
+        agg = self._existing(decision_id)
+        return self._record_steps(Binding.of(agg.state), (step,), None, event_id=event_id)
+
+    def _existing(
+        self,
+        decision_id: str,
+        command: str = "gate",
+        why: str = "every later event needs its gov_decision_created first",
+    ) -> GateEvaluation:
+        _require_text(command, decision_id=decision_id)
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
-                f"decision_id {decision_id!r} does not exist: every later event needs its "
-                "gov_decision_created first (2.6.8.12.6.4)",
+                f"decision_id {decision_id!r} does not exist: {why} (2.6.8.12.6.4)",
                 field="decision_id",
                 rule="2.6.8.12.6.4",
                 decision_id=decision_id,
             )
         return agg
 
-    def _next(
+    def _record_steps(
         self,
-        decision_id: str,
-        event_type: str,
-        actor: str,
-        *,
-        agg: GateEvaluation | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        agg = agg or self._existing(decision_id)
-        base = {
-            "decision_id": decision_id,
-            "gate_type": agg.gate_type,
-            "target_ref": agg.target_ref,
-            "automation_level": agg.automation_level.value,
-        }
-        return self._fr(event_type, base, actor=actor, **fields)
-
-    def _step(self, fr: dict[str, Any]) -> GateOutcome:
-        return self._record_sequence(fr["decision_id"], [fr], None)
-
-    def _record_sequence(
-        self,
-        decision_id: str,
-        sequence: list[dict[str, Any]],
+        binding: Binding,
+        steps: Sequence[Step],
         outcome: Outcome | None,
         *,
+        event_id: str | None = None,
         new_ids: bool = False,
         new_decision: bool = False,
     ) -> GateOutcome:
+        now = _time.utc_text()
+        sequence = [
+            binding.event(step, event_id=event_id or str(uuid.uuid4()), timestamp=now)
+            for step in steps
+        ]
         # The ledger decided: either the whole sequence is stored or none of it is.
-        results = self._append_retrying(
-            sequence, atomic=True, new_ids=new_ids, new_decision=new_decision
-        )
+        results = self._append(sequence, atomic=True, new_ids=new_ids, new_decision=new_decision)
         for result in results:
             if result.error is not None:
                 raise result.error
         # The decision as this commit left it: the aggregate just judged, kept in the cache.
-        oid = aggregate_id(decision_id)
-        agg = self._load({oid}).get(oid)
-        assert agg is not None  # noqa: S101 - it was just stored
-        outcome = outcome or agg.outcome
+        oid = aggregate_id(binding.decision_id)
+        agg = self.decisions.load({oid})[oid]
+        state = agg.state
+        if outcome is None:
+            outcome = Outcome(state.verdict, state.threshold, state.reason)
         return GateOutcome(
-            decision_id=decision_id,
-            status=agg.status,
+            decision_id=binding.decision_id,
+            status=state.status.value,
             verdict=outcome.verdict.value,
-            decision=agg.effective_decision,
+            decision=state.effective_decision,
             threshold=outcome.threshold,
             reason=outcome.reason,
             event_types=tuple(fr["type"] for fr in sequence),
             event_ids=tuple(fr["event_id"] for fr in sequence),
         )
-
-    def _decision_created(
-        self,
-        base: Mapping[str, Any],
-        actor: str,
-        decision: str | None,
-        confidence: float | None,
-        rationale: str,
-        evidence_refs: Sequence[str] | None,
-        model_id: str | None,
-        event_id: str | None = None,
-    ) -> dict[str, Any]:
-        return self._fr(
-            "gov_decision_created",
-            base,
-            actor=actor,
-            event_id=event_id,
-            decision=decision,
-            confidence=confidence,
-            rationale=rationale,
-            # Anything but a sequence goes to the schema as it is, to be refused by type.
-            evidence_refs=list(evidence_refs)
-            if isinstance(evidence_refs, list | tuple)
-            else evidence_refs,
-            model_id=model_id,
-        )
-
-    @staticmethod
-    def _fr(
-        event_type: str, base: Mapping[str, Any], *, actor: str, **fields: Any
-    ) -> dict[str, Any]:
-        fr: dict[str, Any] = {
-            "type": event_type,
-            "event_id": fields.pop("event_id", None) or str(uuid.uuid4()),
-            "timestamp": _now(),
-            "actor": actor,
-            **base,
-        }
-        fr.update({k: v for k, v in fields.items() if v is not None and v != ""})
-        return fr
-
-
-def _detached(error: LedgerError) -> LedgerError:
-    """
-    ``error`` without its traceback and chained exceptions, to be kept in a result.
-
-    Their frames reference the batch being judged (and, through it, ``error`` again): a
-    cycle that only the garbage collector frees, holding a whole batch until it runs.
-    """
-    error.__traceback__ = None
-    error.__context__ = None
-    error.__cause__ = None
-    return error
 
 
 def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any) -> None:
@@ -794,12 +482,3 @@ def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any
                     field=name,
                     rule="utf-8",
                 ) from None
-
-
-_RATIONALE_BOUND: Final = 4096  # schemas/fr_event_base.schema.json#/definitions/rationale
-
-
-def _bounded(text: str) -> str:
-    if len(text) <= _RATIONALE_BOUND:
-        return text
-    return text[: _RATIONALE_BOUND - 3] + "..."

@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.decision_state import DecisionState
+from ledger.events import RECEIVED, REQUESTED, SIGNED
+
 __all__ = [
     "AutoSignature",
     "DecisionActor",
@@ -110,15 +113,11 @@ class DecisionRecord(_Frozen):
 
     @classmethod
     def from_history(
-        cls,
-        history: Sequence[Mapping[str, Any]],
-        *,
-        status: str,
-        effective_decision: str | None,
-        threshold: float | None,
+        cls, history: Sequence[Mapping[str, Any]], state: DecisionState
     ) -> DecisionRecord:
         """
-        Derive the artifacts from a decision's stored FR events (first is its 001).
+        Derive the artifacts from a decision's stored FR events (first is its 001) and the
+        state they fold to.
         """
         created = history[0]
         model_id = created.get("model_id")
@@ -144,7 +143,7 @@ class DecisionRecord(_Frozen):
         signature = None
         interventions: list[HumanIntervention] = []
         for fr in history[1:]:
-            if fr["type"] == "gov_auto_signature_created":
+            if fr["type"] == SIGNED:
                 signature = AutoSignature(
                     auto_signature_id=fr["event_id"],
                     decision_id=fr["decision_id"],
@@ -154,9 +153,9 @@ class DecisionRecord(_Frozen):
                     # The aggregate refuses a 003 with no model_id on it or its 001.
                     actor=SignatureActor(model_id=str(fr.get("model_id") or model_id)),
                 )
-            elif fr["type"] == "gov_human_intervention_requested":
+            elif fr["type"] == REQUESTED:
                 interventions.append(HumanIntervention(requested_at=fr["timestamp"]))
-            elif fr["type"] == "gov_human_intervention_received" and interventions:
+            elif fr["type"] == RECEIVED and interventions:
                 interventions[-1] = interventions[-1].model_copy(
                     update={
                         "received_at": fr["timestamp"],
@@ -170,9 +169,9 @@ class DecisionRecord(_Frozen):
             gate_type=created["gate_type"],
             target_ref=created["target_ref"],
             automation_level=created["automation_level"],
-            status=status,
-            effective_decision=effective_decision,
-            threshold=threshold,
+            status=state.status.value,
+            effective_decision=state.effective_decision,
+            threshold=state.threshold,
             governance_decision=decision,
             auto_signature=signature,
             interventions=tuple(interventions),

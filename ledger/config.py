@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Final
 
 __all__ = ["DEFAULT_PROJECTION", "DEFAULT_STORE", "LedgerConfig"]
@@ -39,8 +37,6 @@ class LedgerConfig:
     #: The libpq ``PG*`` variables (host, port, user, password, database) that fill in
     #: what a ``postgresql://`` URL leaves out; read by ``from_env``, never shown.
     pg_defaults: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    #: Unique name for an in-memory store, so two ledgers in one process never share one.
-    _memory_name: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
@@ -60,7 +56,7 @@ class LedgerConfig:
             overrides["seal_every"] = _positive(env, "GOVLEDGER_SEAL_EVERY", allow_zero=True)
         if env.get("GOVLEDGER_SIGNING_KEY"):
             overrides["signing_key"] = env["GOVLEDGER_SIGNING_KEY"]
-        from ledger._pgurl import PG_VARIABLES  # noqa: PLC0415 - only Postgres users need it
+        from ledger.stores._pgurl import PG_VARIABLES  # noqa: PLC0415 - only Postgres users need it
 
         pg = tuple((name, env[name]) for name in PG_VARIABLES if env.get(name))
         if pg:
@@ -93,37 +89,10 @@ class LedgerConfig:
         The store as it may be shown to people: never with a password.
         """
         if self.is_postgres:
-            from ledger._pgurl import redact  # noqa: PLC0415 - only Postgres users need it
+            from ledger.stores._pgurl import redact  # noqa: PLC0415 - only Postgres users need it
 
             return redact(self.store)
         return self.store
-
-    def to_eventsourcing_env(self) -> dict[str, str]:
-        """
-        The environment for ``eventsourcing``'s ``Application(env=...)``.
-        """
-        env = {
-            "MAPPER_TOPIC": "ledger._mapper:ValidatingMapper",
-        }
-        if self.is_postgres:
-            from ledger._pgurl import eventsourcing_env  # noqa: PLC0415
-
-            env.update(eventsourcing_env(self.store, dict(self.pg_defaults)))
-            return env
-        db_name = (
-            f"file:govledger-{self._memory_name}?mode=memory&cache=shared"
-            if self.is_memory
-            else str(Path(self.store))
-        )
-        env.update(
-            {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": db_name,
-                "APPLICATION_RECORDER_TOPIC": "ledger._store:GovSQLiteRecorder",
-                "SQLITE_LOCK_TIMEOUT": "30",
-            }
-        )
-        return env
 
 
 def _positive(env: Mapping[str, str], name: str, *, allow_zero: bool = False) -> int:

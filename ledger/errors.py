@@ -12,12 +12,18 @@ from typing import ClassVar
 __all__ = [
     "CODES",
     "BindingMismatchError",
+    "CheckpointError",
+    "ConfigurationError",
     "DuplicateEventError",
     "ForbiddenGateError",
+    "InputUnavailableError",
     "InvalidSchemaError",
+    "KeyUnusableError",
     "LedgerError",
     "LockedHaltError",
+    "SealError",
     "SequenceViolationError",
+    "StaleSealError",
     "StoreError",
     "UnknownEventTypeError",
 ]
@@ -31,6 +37,8 @@ class LedgerError(Exception):
     code: ClassVar[str] = "ledger_error"
     #: One line for the README's error-code table.
     meaning: ClassVar[str] = ""
+    #: The CLI's exit status for this error: 1 refused or failed, 2 usage, 3 unavailable.
+    exit_status: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -151,6 +159,66 @@ class StoreError(LedgerError, OSError):
 
     code = "store_unavailable"
     meaning = "the store could not be written or read; nothing in the failed write was acknowledged"
+    exit_status = 3
+
+
+class ConfigurationError(LedgerError, ValueError):
+    """
+    The ledger's configuration cannot be used (an option, a variable, a file it names).
+    """
+
+    code = "configuration_error"
+    meaning = "an option, environment variable or file the configuration names cannot be used"
+    exit_status = 2
+
+
+class InputUnavailableError(LedgerError, OSError):
+    """
+    An input file named on the command line cannot be read.
+    """
+
+    code = "input_unavailable"
+    meaning = "an input file cannot be read"
+    exit_status = 2
+
+
+class CheckpointError(LedgerError, ValueError):
+    """
+    A checkpoint, key or proof is malformed, or not signed by the trusted key.
+    """
+
+    code = "checkpoint_invalid"
+    meaning = "a checkpoint, key or proof is malformed, or not signed by the trusted key"
+
+
+class KeyUnusableError(CheckpointError):
+    """
+    The signing or verification key the configuration names is missing or unreadable.
+    """
+
+    code = "key_unusable"
+    meaning = "the signing or verification key is missing, unreadable or not a key"
+    exit_status = 2
+
+
+class SealError(LedgerError, RuntimeError):
+    """
+    The store cannot be sealed honestly (its last checkpoint does not match its own tree edge).
+    """
+
+    code = "seal_failed"
+    meaning = "the store could not be sealed honestly; run govledger verify"
+
+
+class StaleSealError(SealError):
+    """
+    Another process sealed first (the ``seq`` or a leaf index is taken): read again and retry.
+
+    Never reaches a caller: sealing retries, and gives up with ``SealError``.
+    """
+
+    code = "seal_collision"
+    meaning = "another process sealed the same events first"
 
 
 #: Every event-level code, in the order the README documents them.

@@ -17,13 +17,20 @@ import orjson
 from eventsourcing.domain import Aggregate, AggregateCreated
 from eventsourcing.utils import register_topic
 
+from ledger import _time
 from ledger.errors import InvalidSchemaError, UnknownEventTypeError
+from ledger.policy import BUILTIN, GatePolicy
 
 __all__ = [
     "AGGREGATE_TOPIC",
+    "APPLIED",
+    "CREATED",
     "DEPRECATED_ALIASES",
     "EVENT_TYPES",
     "FR_IDS",
+    "RECEIVED",
+    "REQUESTED",
+    "SIGNED",
     "AutoSignatureCreated",
     "DecisionApplied",
     "DecisionCreated",
@@ -43,7 +50,7 @@ def parse_timestamp(value: str) -> datetime:
     """
     An RFC 3339 timestamp (already validated) as an aware datetime.
     """
-    return datetime.fromisoformat(value.replace("t", "T").replace("z", "+00:00"))
+    return _time.parse(value)
 
 
 class GovEvent(Aggregate.Event):
@@ -54,6 +61,9 @@ class GovEvent(Aggregate.Event):
     """
 
     fr: Mapping[str, Any]
+    #: The gate policy a 001 is judged under. Not stored with the event: the store keeps
+    #: which policy each decision was created under beside the FR events.
+    policy: ClassVar[GatePolicy] = BUILTIN
 
     TOPIC: ClassVar[str]  # each of the five sets its own, registered below
     event_type: ClassVar[str] = ""
@@ -114,7 +124,12 @@ class HumanInterventionReceived(GovEvent):
 
 
 def build(
-    event_class: type[GovEvent], originator_id: Any, originator_version: int, fr: Mapping[str, Any]
+    event_class: type[GovEvent],
+    originator_id: Any,
+    originator_version: int,
+    fr: Mapping[str, Any],
+    *,
+    policy: GatePolicy | None = None,
 ) -> GovEvent:
     """
     An event of ``event_class`` carrying ``fr``, as the mapper rebuilds one from the store.
@@ -131,6 +146,8 @@ def build(
     }
     if event_class is DecisionCreated:
         state["originator_topic"] = AGGREGATE_TOPIC
+        if policy is not None:
+            state["policy"] = policy
     event = object.__new__(event_class)
     object.__setattr__(event, "__dict__", state)
     return event
@@ -148,6 +165,13 @@ EVENT_TYPES: Final[Mapping[str, type[GovEvent]]] = {
     )
 }
 FR_IDS: Final[Mapping[str, str]] = {t: cls.fr_id for t, cls in EVENT_TYPES.items()}
+
+#: The five ``type`` strings, by what they record: the names every module dispatches on.
+CREATED: Final = DecisionCreated.event_type
+APPLIED: Final = DecisionApplied.event_type
+SIGNED: Final = AutoSignatureCreated.event_type
+REQUESTED: Final = HumanInterventionRequested.event_type
+RECEIVED: Final = HumanInterventionReceived.event_type
 
 for _cls in EVENT_TYPES.values():
     register_topic(_cls.TOPIC, _cls)

@@ -20,6 +20,7 @@ import orjson
 from ledger.application import ACCEPTED, REJECTED, GovernanceLedger
 from ledger.errors import InvalidSchemaError, LedgerError
 from ledger.gate import check_event_alone
+from ledger.policy import BUILTIN, GatePolicy
 from ledger.validation import normalise
 
 __all__ = ["LineResult", "bulk_gc", "ingest_lines", "validate_lines"]
@@ -125,16 +126,18 @@ def bulk_gc(young: int = 50_000) -> Iterator[None]:
         gc.unfreeze()
 
 
-def validate_lines(lines: Iterable[bytes | str]) -> Iterator[LineResult]:
+def validate_lines(
+    lines: Iterable[bytes | str], policy: GatePolicy = BUILTIN
+) -> Iterator[LineResult]:
     """
-    The per-event checks only, with no history and no store.
+    The per-event checks only (under ``policy``), with no history and no store.
     """
     for number, raw in enumerate(lines, start=1):
         obj, shown = _parse(raw)
         try:
             if isinstance(obj, LedgerError):
                 raise obj
-            check_event_alone(normalise(obj))
+            check_event_alone(normalise(obj), policy)
         except LedgerError as exc:
             yield LineResult.failed(number, shown, exc, REJECTED)
         else:

@@ -1,6 +1,11 @@
-"""The gate automation table of 2.6.8.12.2, as data, and one pure ``evaluate``.
+"""Every policy question the ledger asks, answered in one place.
 
-The table is normative, so it lives in reviewed code: it is not configurable.
+The gate automation table of 2.6.8.12.2 is normative, so it lives here as
+reviewed data; ``GatePolicy`` answers from it (and, later, from an operator's
+tighten-only additions): the cell for a gate and level, the verdict for a
+confidence, whether an AutoSignature is refused and why, what a LOCKED halt
+records, and which rule a halt cites. Nothing else in the ledger compares a
+confidence with a threshold or names a gate type that may never be auto-signed.
 
 | Gate Type        | FULL_HUMAN | HYBRID          | AUTONOMOUS      |
 |------------------|------------|-----------------|-----------------|
@@ -20,27 +25,38 @@ Readings this module pins down:
 * LOCKED permits auto-approval exactly where AUTONOMOUS would; wherever a
   human would be needed the outcome is ``HALT`` (2.6.8.12.6.1), and cloud
   escalation is always a halt (11.1.7.3).
+* A LOCKED halt records ``reject`` for a gate that may never be auto-signed
+  (nothing but a human could ever satisfy it) and ``defer`` otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from ledger.vocabulary import AutomationLevel, GateType
+import orjson
+
+from ledger.vocabulary import AutomationLevel, Decision, GateType
 
 __all__ = [
     "AUTO",
+    "BUILTIN",
     "HUMAN",
     "NEVER_AUTO_SIGNED",
     "RULES",
     "AutoIf",
+    "GatePolicy",
+    "HumanCell",
     "Outcome",
     "Rule",
     "Verdict",
     "evaluate",
+    "is_locked_halt",
+    "qualifies",
     "rule_for",
 ]
 
@@ -92,7 +108,10 @@ RULES: Final[MappingProxyType[tuple[GateType, AutomationLevel], Rule]] = Mapping
 #: 2.6.8.12.4 / 2.6.8.12.6.3: AutoSignature MUST NOT be used for these, at any level.
 NEVER_AUTO_SIGNED: Final = frozenset({GateType.CLOUD_ESCALATION, GateType.POLICY_VIOLATION})
 
-_KNOWN_GATES: Final = frozenset(GateType)
+#: The columns of the table; LOCKED reads AUTONOMOUS's.
+COLUMNS: Final = (_L.FULL_HUMAN, _L.HYBRID, _L.AUTONOMOUS)
+
+#: A gate type the table does not name (2.6.8.12.1: AUTONOMOUS "self-approves most gates").
 _UNLISTED: Final[MappingProxyType[AutomationLevel, Rule]] = MappingProxyType(
     {_L.FULL_HUMAN: HUMAN, _L.HYBRID: HUMAN, _L.AUTONOMOUS: AUTO}
 )
@@ -121,36 +140,187 @@ class Outcome:
     reason: str
 
 
+def qualifies(confidence: float | None, threshold: float | None) -> bool:
+    """
+    Whether ``confidence`` meets ``threshold`` (inclusive; a missing confidence never does).
+
+    The one comparison of a confidence with a threshold in the ledger.
+    """
+    if threshold is None:
+        return True
+    return confidence is not None and confidence >= threshold
+
+
+_CLOSING: Final = frozenset({Decision.REJECT.value, Decision.DEFER.value})
+
+
+def is_locked_halt(level: str, verdict: str, model_decision: str | None) -> bool:
+    """
+    A LOCKED decision that needed a human, recorded as reject/defer (2.6.8.12.6.1).
+    """
+    return level == _L.LOCKED and verdict == Verdict.HALT and model_decision in _CLOSING
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """
+    The gate policy in force: the normative table, plus what an operator added.
+
+    ``cells`` holds only what differs from the normative table and the default
+    for unlisted gates; ``never_auto_signed`` always includes the normative pair.
+    """
+
+    #: A label shown in reports (the operator's ``version``; "builtin" for the table alone).
+    version: str = "builtin"
+    cells: Mapping[tuple[str, AutomationLevel], Rule] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    never_auto_signed: frozenset[str] = NEVER_AUTO_SIGNED
+    _memo: dict[tuple[str, AutomationLevel, float | None], Outcome] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    # --- the table ---------------------------------------------------------------------
+
+    def cell(self, gate_type: str, level: AutomationLevel) -> Rule:
+        """
+        The cell for ``gate_type`` at ``level`` (LOCKED reads the AUTONOMOUS column).
+        """
+        column = _L.AUTONOMOUS if level is _L.LOCKED else level
+        declared = self.cells.get((gate_type, column))
+        if declared is not None:
+            return declared
+        # GateType is a StrEnum: a plain string finds its normative row.
+        normative = RULES.get((gate_type, column))  # type: ignore[arg-type]
+        return normative if normative is not None else _UNLISTED[column]
+
+    def evaluate(self, gate_type: str, level: AutomationLevel, confidence: float | None) -> Outcome:
+        """
+        Apply the table (and LOCKED, 2.6.8.12.6.1) to one gate evaluation.
+        """
+        key = (gate_type, level, confidence)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._evaluate(gate_type, level, confidence)
+            if len(self._memo) < 1 << 14:  # repeated cells and confidences are common
+                self._memo[key] = found
+        return found
+
+    def _evaluate(
+        self, gate_type: str, level: AutomationLevel, confidence: float | None
+    ) -> Outcome:
+        rule = self.cell(gate_type, level)
+        cell = f"{gate_type} x {level.value}"
+        if isinstance(rule, AutoIf):
+            if rule.threshold is None:
+                return Outcome(Verdict.AUTO, None, f"{cell}: Auto")
+            if qualifies(confidence, rule.threshold):
+                return Outcome(
+                    Verdict.AUTO, rule.threshold, f"{cell}: Auto if confidence >= {rule.threshold}"
+                )
+            shown = "missing" if confidence is None else f"{confidence}"
+            reason = f"{cell}: confidence {shown} is below the threshold {rule.threshold}"
+            threshold = rule.threshold
+        elif gate_type == GateType.CLOUD_ESCALATION:
+            reason, threshold = f"{cell}: cloud escalation always requires human consent", None
+        else:
+            reason, threshold = f"{cell}: Human", None
+        if level is _L.LOCKED:
+            return Outcome(Verdict.HALT, threshold, f"LOCKED fails closed; {reason}")
+        return Outcome(Verdict.HUMAN, threshold, reason)
+
+    # --- AutoSignature -------------------------------------------------------------------
+
+    def auto_signature_refusal(
+        self, gate_type: str, level: AutomationLevel, confidence: float | None, whose: str
+    ) -> str | None:
+        """
+        Why the policy forbids an AutoSignature here (None: it does not).
+
+        ``whose`` names the confidence that was judged ("the decision's", ...).
+        """
+        if gate_type in self.never_auto_signed:
+            return (
+                f"AutoSignature MUST NOT be used for {gate_type} (2.6.8.12.4, 2.6.8.12.6.3), "
+                "at any automation level"
+            )
+        if level is _L.FULL_HUMAN:
+            return "FULL_HUMAN: every gate requires human approval (2.6.8.12.2)"
+        rule = self.cell(gate_type, level)
+        if not isinstance(rule, AutoIf):
+            return f"{gate_type} x {level.value} requires a human (2.6.8.12.2)"
+        if not qualifies(confidence, rule.threshold):
+            shown = "missing" if confidence is None else confidence
+            return (
+                f"{whose} confidence {shown} is below the {gate_type} x {level.value} threshold "
+                f"{rule.threshold} (2.6.8.12.2, inclusive)"
+            )
+        return None
+
+    def is_thresholded(self, gate_type: str, level: AutomationLevel) -> bool:
+        """
+        Whether the cell's answer depends on a confidence.
+        """
+        rule = self.cell(gate_type, level)
+        return isinstance(rule, AutoIf) and rule.threshold is not None
+
+    # --- LOCKED halts --------------------------------------------------------------------
+
+    def halt_decision(self, gate_type: str) -> Decision:
+        """
+        What a LOCKED halt records: ``reject`` where only a human could ever satisfy the gate.
+        """
+        return Decision.REJECT if gate_type in self.never_auto_signed else Decision.DEFER
+
+    @staticmethod
+    def halt_rule(gate_type: str) -> str:
+        """
+        The sections a LOCKED halt of ``gate_type`` cites.
+        """
+        if gate_type == GateType.CLOUD_ESCALATION:
+            return "2.6.8.12.6.1, 11.1.7.3"  # in LOCKED, cloud escalation MUST be denied
+        return "2.6.8.12.6.1"
+
+    # --- identity ------------------------------------------------------------------------
+
+    def canonical(self) -> bytes:
+        """
+        The policy as canonical JSON (keys sorted): what its digest is taken over.
+        """
+        gates: dict[str, dict[str, object]] = {}
+        for (gate_type, level), rule in sorted(self.cells.items()):
+            gates.setdefault(str(gate_type), {})[level.value] = _cell_text(rule)
+        for gate_type in sorted(self.never_auto_signed - NEVER_AUTO_SIGNED):
+            gates.setdefault(str(gate_type), {})["never_auto_signed"] = True
+        return orjson.dumps({"version": self.version, "gates": gates}, option=orjson.OPT_SORT_KEYS)
+
+    @property
+    def digest(self) -> str:
+        """
+        SHA-256 of ``canonical()``, hex: names this policy in the store and in reports.
+        """
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+
+def _cell_text(rule: Rule) -> object:
+    if isinstance(rule, HumanCell):
+        return "human"
+    return "auto" if rule.threshold is None else rule.threshold
+
+
+#: The normative table alone: the policy in force when the operator declares none.
+BUILTIN: Final = GatePolicy()
+
+
 def rule_for(gate_type: str, level: AutomationLevel) -> Rule:
     """
-    The cell for ``gate_type`` at ``level`` (LOCKED reads the AUTONOMOUS column).
+    The built-in policy's cell for ``gate_type`` at ``level``.
     """
-    column = _L.AUTONOMOUS if level is _L.LOCKED else level
-    if gate_type in _KNOWN_GATES:
-        return RULES[(GateType(gate_type), column)]
-    return _UNLISTED[column]
+    return BUILTIN.cell(gate_type, level)
 
 
 def evaluate(gate_type: str, level: AutomationLevel, confidence: float | None) -> Outcome:
     """
-    Apply 2.6.8.12.2 (and LOCKED, 2.6.8.12.6.1) to one gate evaluation.
+    The built-in policy's outcome for one gate evaluation (2.6.8.12.2, 2.6.8.12.6.1).
     """
-    rule = rule_for(gate_type, level)
-    cell = f"{gate_type} x {level.value}"
-    if isinstance(rule, AutoIf):
-        if rule.threshold is None:
-            return Outcome(Verdict.AUTO, None, f"{cell}: Auto")
-        if confidence is not None and confidence >= rule.threshold:
-            return Outcome(
-                Verdict.AUTO, rule.threshold, f"{cell}: Auto if confidence >= {rule.threshold}"
-            )
-        shown = "missing" if confidence is None else f"{confidence}"
-        reason = f"{cell}: confidence {shown} is below the threshold {rule.threshold}"
-        threshold = rule.threshold
-    elif gate_type == GateType.CLOUD_ESCALATION:
-        reason, threshold = f"{cell}: cloud escalation always requires human consent", None
-    else:
-        reason, threshold = f"{cell}: Human", None
-    if level is _L.LOCKED:
-        return Outcome(Verdict.HALT, threshold, f"LOCKED fails closed; {reason}")
-    return Outcome(Verdict.HUMAN, threshold, reason)
+    return BUILTIN.evaluate(gate_type, level, confidence)

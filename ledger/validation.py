@@ -15,14 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import fastjsonschema
-import orjson
 
 from ledger import _schemas
 from ledger.errors import InvalidSchemaError
 from ledger.events import canonical_bytes, lookup
 from ledger.vocabulary import LEGACY_LEVELS
 
-__all__ = ["ValidatedFR", "normalise", "parse_line"]
+__all__ = ["ValidatedFR", "normalise"]
 
 _TOKEN = object()
 
@@ -141,18 +140,3 @@ def normalise(event: Any) -> ValidatedFR:
     # these bytes (measured: 6 KiB per event before the copy, ~0.5 KiB after).
     out.canonical = memoryview(canonical_bytes(out)).tobytes()
     return out
-
-
-def parse_line(line: bytes | str) -> ValidatedFR:
-    """
-    One JSON Lines input line, parsed and normalised.
-    """
-    try:
-        parsed = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidSchemaError(
-            f"line is not valid JSON: {exc.msg} at position {exc.pos}",
-            field=None,
-            rule="json",
-        ) from None
-    return normalise(parsed)

@@ -8,9 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "ACTORS",
     "LEGACY_LEVELS",
-    "ActorKind",
     "AutomationLevel",
     "Decision",
     "GateType",
@@ -70,16 +68,3 @@ class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     DEFER = "defer"
-
-
-class ActorKind(StrEnum):
-    """
-    FlightRecorderActor (11.5.1).
-    """
-
-    HUMAN = "human"
-    AGENT = "agent"
-    SYSTEM = "system"
-
-
-ACTORS = frozenset(ActorKind)

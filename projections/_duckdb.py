@@ -18,13 +18,12 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from ledger.events import FR_IDS
 from projections._errors import ProjectionBusyError, ProjectionError, ReadOnlyQueryError
+from projections._tables import BATCH_OPERATIONS, BOOKKEEPING, TABLES, timestamp
 
 __all__ = [
     "CHECKPOINT_THRESHOLD",
     "SOURCE",
-    "TABLES",
     "ProjectionBusyError",
     "ProjectionError",
     "ReadOnlyQueryError",
@@ -45,172 +44,10 @@ __all__ = [
 SOURCE: Final = "govledger"
 
 
-#: Table name -> DDL. Typed columns, one row per fact; README documents every column.
-#: Keys (events.position, decisions.decision_id, ...) are unique by construction: a
-#: batch and its position commit together, and a batch folds each decision to one row.
-#: They carry no PRIMARY KEY index on purpose: maintaining the ART indexes (and
-#: INSERT OR REPLACE through them) made a catch-up more than twice as slow.
-TABLES: Final[Mapping[str, str]] = {
-    "events": """
-        CREATE TABLE IF NOT EXISTS events (
-            position BIGINT NOT NULL,
-            event_id VARCHAR NOT NULL,
-            type VARCHAR NOT NULL,
-            fr_id VARCHAR NOT NULL,
-            decision_id VARCHAR NOT NULL,
-            timestamp TIMESTAMPTZ NOT NULL,
-            actor VARCHAR NOT NULL,
-            fr JSON NOT NULL
-        )""",
-    "decisions": """
-        CREATE TABLE IF NOT EXISTS decisions (
-            decision_id VARCHAR NOT NULL,
-            gate_type VARCHAR NOT NULL,
-            target_ref VARCHAR NOT NULL,
-            automation_level VARCHAR NOT NULL,
-            model_decision VARCHAR,
-            confidence DOUBLE,
-            threshold DOUBLE,
-            verdict VARCHAR NOT NULL,
-            effective_decision VARCHAR,
-            status VARCHAR NOT NULL,
-            actor VARCHAR NOT NULL,
-            model_id VARCHAR,
-            wp_id VARCHAR,
-            mt_id VARCHAR,
-            job_id VARCHAR,
-            rationale VARCHAR,
-            evidence_refs VARCHAR[],
-            created_at TIMESTAMPTZ NOT NULL,
-            signed_at TIMESTAMPTZ,
-            applied_at TIMESTAMPTZ,
-            applied_decision VARCHAR,
-            human_decision VARCHAR,
-            human_user_id VARCHAR,
-            human_decided_at TIMESTAMPTZ,
-            awaiting_since TIMESTAMPTZ,
-            pending_request_id VARCHAR,
-            created_position BIGINT NOT NULL,
-            last_position BIGINT NOT NULL,
-            event_count INTEGER NOT NULL
-        )""",
-    "auto_signatures": """
-        CREATE TABLE IF NOT EXISTS auto_signatures (
-            auto_signature_id VARCHAR NOT NULL,
-            schema_version VARCHAR NOT NULL,
-            decision_id VARCHAR NOT NULL,
-            gate_type VARCHAR NOT NULL,
-            target_ref VARCHAR NOT NULL,
-            created_at TIMESTAMPTZ NOT NULL,
-            actor_kind VARCHAR NOT NULL,
-            model_id VARCHAR NOT NULL,
-            position BIGINT NOT NULL
-        )""",
-    "human_interventions": """
-        CREATE TABLE IF NOT EXISTS human_interventions (
-            request_event_id VARCHAR NOT NULL,
-            decision_id VARCHAR NOT NULL,
-            gate_type VARCHAR NOT NULL,
-            target_ref VARCHAR NOT NULL,
-            automation_level VARCHAR NOT NULL,
-            requested_at TIMESTAMPTZ NOT NULL,
-            request_reason VARCHAR,
-            received_event_id VARCHAR,
-            received_at TIMESTAMPTZ,
-            user_id VARCHAR,
-            decision VARCHAR,
-            rationale VARCHAR,
-            wait_seconds DOUBLE,
-            requested_position BIGINT NOT NULL,
-            received_position BIGINT
-        )""",
-    "locked_halts": """
-        CREATE TABLE IF NOT EXISTS locked_halts (
-            decision_id VARCHAR NOT NULL,
-            gate_type VARCHAR NOT NULL,
-            target_ref VARCHAR NOT NULL,
-            decision VARCHAR NOT NULL,
-            confidence DOUBLE,
-            threshold DOUBLE,
-            model_id VARCHAR,
-            halted_at TIMESTAMPTZ NOT NULL,
-            rule VARCHAR NOT NULL,
-            reason VARCHAR NOT NULL,
-            position BIGINT NOT NULL
-        )""",
-}
-
-_BOOKKEEPING: Final = {
-    # One row per committed batch; the PRIMARY KEY makes a replayed position a no-op.
-    "tracking": """
-        CREATE TABLE IF NOT EXISTS tracking (
-            source VARCHAR NOT NULL,
-            notification_id BIGINT NOT NULL,
-            PRIMARY KEY (source, notification_id)
-        )""",
-    # Present only in an as-of replay: the moment and the store position it was cut at.
-    "replay_cut": """
-        CREATE TABLE IF NOT EXISTS replay_cut (
-            as_of TIMESTAMPTZ NOT NULL,
-            position BIGINT NOT NULL,
-            events BIGINT NOT NULL
-        )""",
-}
-
-_FR_ID_CASES: Final = " ".join(f"WHEN '{t}' THEN '{i}'" for t, i in sorted(FR_IDS.items()))
-
-# Timestamps arrive as RFC 3339 text (``t``/``z`` allowed); DuckDB wants upper case.
-_TS = "CAST(upper({0}) AS TIMESTAMPTZ)"
-
-#: How each table's rows are written from an Arrow batch of the same column names.
+#: How each table's (or batch operation's) rows are written from an Arrow batch.
 _WRITES: Final[Mapping[str, str]] = {
-    "events": (
-        "INSERT INTO events SELECT position, j[1], j[2], "
-        f"CASE j[2] {_FR_ID_CASES} END, j[3], {_TS.format('j[4]')}, j[5], fr FROM ("
-        "SELECT position, fr, json_extract_string(fr, "
-        "['$.event_id', '$.type', '$.decision_id', '$.timestamp', '$.actor']) AS j FROM batch)"
-    ),
-    # Later events move a decision on: the batch is folded in Python first, so each
-    # decision_id appears once here; its stored row (if any) was deleted just before.
-    "decisions_replaced": (
-        "DELETE FROM decisions WHERE decision_id IN (SELECT decision_id FROM batch)"
-    ),
-    "decisions": (
-        "INSERT INTO decisions SELECT decision_id, gate_type, target_ref, "
-        "automation_level, model_decision, confidence, threshold, verdict, "
-        "effective_decision, status, actor, model_id, wp_id, mt_id, job_id, rationale, "
-        f"evidence_refs, {_TS.format('created_at')}, {_TS.format('signed_at')}, "
-        f"{_TS.format('applied_at')}, applied_decision, human_decision, human_user_id, "
-        f"{_TS.format('human_decided_at')}, {_TS.format('awaiting_since')}, "
-        "pending_request_id, created_position, last_position, event_count FROM batch"
-    ),
-    "auto_signatures": (
-        "INSERT INTO auto_signatures SELECT auto_signature_id, schema_version, decision_id, "
-        f"gate_type, target_ref, {_TS.format('created_at')}, actor_kind, model_id, position "
-        "FROM batch"
-    ),
-    "human_interventions_answers": (
-        "UPDATE human_interventions h SET received_event_id = b.received_event_id, "
-        f"received_at = {_TS.format('b.received_at')}, user_id = b.user_id, "
-        "decision = b.decision, rationale = b.rationale, "
-        "received_position = b.received_position, "
-        f"wait_seconds = (epoch_us({_TS.format('b.received_at')}) "
-        "- epoch_us(h.requested_at)) / 1e6 "
-        "FROM batch b WHERE h.request_event_id = b.request_event_id"
-    ),
-    "human_interventions": (
-        "INSERT INTO human_interventions SELECT request_event_id, decision_id, "
-        f"gate_type, target_ref, automation_level, {_TS.format('requested_at')}, "
-        f"request_reason, received_event_id, {_TS.format('received_at')}, user_id, decision, "
-        f"rationale, (epoch_us({_TS.format('received_at')}) "
-        f"- epoch_us({_TS.format('requested_at')})) / 1e6, "
-        "requested_position, received_position FROM batch"
-    ),
-    "locked_halts": (
-        "INSERT INTO locked_halts SELECT decision_id, gate_type, target_ref, decision, "
-        f"confidence, threshold, model_id, {_TS.format('halted_at')}, rule, reason, position "
-        "FROM batch"
-    ),
+    **{name: table.insert() for name, table in TABLES.items()},
+    **{name: statement for name, (_, statement) in BATCH_OPERATIONS.items()},
 }
 
 _LOCK_WAIT_SECONDS: Final = 5.0
@@ -277,7 +114,7 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     Create every table that does not exist yet.
     """
     with transaction(con):
-        for ddl in (*TABLES.values(), *_BOOKKEEPING.values()):
+        for ddl in (*(t.ddl() for t in TABLES.values()), *BOOKKEEPING.values()):
             con.execute(ddl)
 
 
@@ -286,7 +123,7 @@ def drop_tables(con: duckdb.DuckDBPyConnection) -> None:
     Drop every projection table and the tracking position (rebuild starts here).
     """
     with transaction(con):
-        for name in (*TABLES, *_BOOKKEEPING):
+        for name in (*TABLES, *BOOKKEEPING):
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -324,7 +161,7 @@ def record_cut(con: duckdb.DuckDBPyConnection, as_of: str, at: int, events: int)
     """
     with transaction(con):
         con.execute("DELETE FROM replay_cut")
-        con.execute(f"INSERT INTO replay_cut VALUES ({_TS.format('?')}, ?, ?)", [as_of, at, events])
+        con.execute(f"INSERT INTO replay_cut VALUES ({timestamp('?')}, ?, ?)", [as_of, at, events])
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:

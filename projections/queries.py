@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from projections._duckdb import TABLES
+from ledger import _time
 from projections._errors import ReadOnlyQueryError
+from projections._tables import TABLES
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,12 +30,6 @@ class Result:
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """
-        One dict per row, keyed by column name.
-        """
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +126,7 @@ def run_report(
             raise ValueError(msg)
         params.append(argument)
     if name == "pending":
-        moment = now or datetime.now(UTC)
-        params.append(moment.astimezone(UTC).isoformat())
+        params.append(_time.utc_text(now))
     return _fetch(con, report.sql, params)
 
 
@@ -174,16 +168,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> R
     return Result(columns, cursor.fetchall())
 
 
-#: How each table is ordered in its Parquet file, so exports are byte-for-byte repeatable.
-_EXPORT_ORDER: Final[Mapping[str, str]] = {
-    "events": "position",
-    "decisions": "created_position",
-    "auto_signatures": "position",
-    "human_interventions": "requested_position",
-    "locked_halts": "position",
-}
-
-
 def export_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> dict[str, int]:
     """
     Write each projection table to ``directory/<table>.parquet``; returns rows per table.
@@ -191,11 +175,11 @@ def export_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> dic
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    for name in TABLES:
+    # Each table in a fixed order, so exports are byte-for-byte repeatable.
+    for name, table in TABLES.items():
         target = str(out / f"{name}.parquet").replace("'", "''")
         con.execute(
-            f"COPY (SELECT * FROM {name} ORDER BY {_EXPORT_ORDER[name]}) "
-            f"TO '{target}' (FORMAT parquet)"
+            f"COPY (SELECT * FROM {name} ORDER BY {table.order_by}) TO '{target}' (FORMAT parquet)"
         )
         row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
         counts[name] = int(row[0]) if row else 0

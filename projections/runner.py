@@ -12,13 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ledger import _time
+from ledger.stores import EventStore
 from projections import _duckdb
 from projections._errors import ProjectionBusyError, ProjectionError
-from projections.views import fold
+from projections.views import Carried, fold
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,7 +50,7 @@ class NotificationLog(Protocol):
     """
 
     @property
-    def recorder(self) -> Any: ...
+    def store(self) -> EventStore: ...
 
     def stored_events(
         self, *, start: int = 1, limit: int = 1000, stop: int | None = None
@@ -126,13 +128,13 @@ def catch_up(
 
     # The rows the previous batch wrote: most decisions a batch continues were created in
     # the batch just before, and this process is the file's only writer while it runs.
-    recent: dict[str, dict[str, Any]] = {}
+    recent: dict[str, Carried] = {}
     # Reads go through their own connection: they see committed batches only, while the
     # writer thread may hold ``con`` in the middle of the previous batch's transaction.
     reader = con.cursor()
 
-    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found = {i: recent[i] for i in ids if i in recent}
+    def load(ids: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {i: recent[i] for i in ids if i in recent}
         missing = [i for i in ids if i not in found]
         if missing:
             found.update(_duckdb.load_decisions(reader, missing))
@@ -141,7 +143,7 @@ def catch_up(
     writer = _Writer(con)
     try:
         for batch in _batches(ledger, start + 1, target, batch_size):
-            written: dict[str, dict[str, Any]] = {}
+            written: dict[str, Carried] = {}
             tables = fold(batch, load, written)
             done = writer.submit(tables, batch[-1][0], len(batch))
             if done is not None:
@@ -239,8 +241,7 @@ def replay_as_of(
     con = _duckdb.connect(path)
     try:
         done = rebuild(ledger, con, batch_size=batch_size, stop=at)
-        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        _duckdb.record_cut(con, text, at, done.events)
+        _duckdb.record_cut(con, _time.utc_text(moment), at, done.events)
     finally:
         con.close()
     return Replay(moment, at, done.events)
@@ -250,8 +251,8 @@ class Wakeups:
     """
     Wakes a follower when new events may exist: at once on a store that pushes, else by polling.
 
-    A recorder with ``subscribe`` (PostgreSQL's LISTEN/NOTIFY) wakes the follower as
-    soon as something is committed; the SQLite recorder cannot, so the follower polls
+    A store that pushes (PostgreSQL's LISTEN/NOTIFY) wakes the follower as soon as
+    something is committed; the SQLite store cannot, so the follower polls
     every ``interval`` seconds. Either way the follower then pulls the log itself, so
     both paths project through exactly the same code.
     """
@@ -259,13 +260,9 @@ class Wakeups:
     def __init__(self, ledger: NotificationLog, after: int) -> None:
         self._event = threading.Event()
         self._subscription: Any = None
-        subscribe = getattr(ledger.recorder, "subscribe", None)
-        if subscribe is None:
+        if not ledger.store.pushes:
             return
-        try:
-            self._subscription = subscribe(gt=after)
-        except NotImplementedError:
-            return
+        self._subscription = ledger.store.subscribe(gt=after)
         threading.Thread(target=self._listen, name="govledger-follow", daemon=True).start()
 
     @property

@@ -1,162 +1,81 @@
 """From stored FR events to table rows: one handler per event type.
 
 ``fold`` turns one batch of notifications into one Arrow table per projection
-table. Later events update a decision (001 creates it; 004/005/003/002 move it
-on), so the batch is folded in memory first: each decision leaves the batch as
-one final row, whatever number of its events the batch held. Decisions created
-in an earlier batch are read back once per batch (``load``). Status words,
-effective decision and the LOCKED-halt rule come from ``ledger.gate``'s pure
-functions, so the projection says what the aggregate says. No I/O here.
+table. What an event does to its decision is ``ledger.decision_state.evolve``,
+the same fold the aggregate uses, so the projection's status, effective
+decision and LOCKED halts are the aggregate's by construction; the handlers here
+only add the rows each event makes (signatures, interventions, halts). Later
+events update a decision, so the batch is folded in memory first: each decision
+leaves the batch as one final row, whatever number of its events the batch
+held. Decisions created in an earlier batch are read back once per batch
+(``load``). No I/O here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any, Final
 
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
-import ledger.events as ev
-from ledger.gate import decision_status, is_locked_halt
-from ledger.policy import Outcome, evaluate
-from ledger.vocabulary import AutomationLevel, GateType
+from ledger.decision_state import DecisionState, evolve
+from ledger.events import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED
+from ledger.policy import BUILTIN, GatePolicy
 from projections._errors import ProjectionError
+from projections._tables import BATCH_OPERATIONS, TABLES
 
-__all__ = ["SCHEMAS", "Loader", "fold"]
+__all__ = ["Carried", "Loader", "fold"]
 
-CREATED: Final = ev.DecisionCreated.event_type
-APPLIED: Final = ev.DecisionApplied.event_type
-SIGNED: Final = ev.AutoSignatureCreated.event_type
-REQUESTED: Final = ev.HumanInterventionRequested.event_type
-RECEIVED: Final = ev.HumanInterventionReceived.event_type
 
-_S, _F, _I = pa.string(), pa.float64(), pa.int64()
-
-#: The Arrow columns handed to DuckDB per table (timestamps travel as RFC 3339 text).
-SCHEMAS: Final[Mapping[str, pa.Schema]] = {
-    "events": pa.schema([("position", _I), ("fr", _S)]),
-    "decisions": pa.schema(
-        [
-            ("decision_id", _S),
-            ("gate_type", _S),
-            ("target_ref", _S),
-            ("automation_level", _S),
-            ("model_decision", _S),
-            ("confidence", _F),
-            ("threshold", _F),
-            ("verdict", _S),
-            ("effective_decision", _S),
-            ("status", _S),
-            ("actor", _S),
-            ("model_id", _S),
-            ("wp_id", _S),
-            ("mt_id", _S),
-            ("job_id", _S),
-            ("rationale", _S),
-            ("evidence_refs", pa.list_(_S)),
-            ("created_at", _S),
-            ("signed_at", _S),
-            ("applied_at", _S),
-            ("applied_decision", _S),
-            ("human_decision", _S),
-            ("human_user_id", _S),
-            ("human_decided_at", _S),
-            ("awaiting_since", _S),
-            ("pending_request_id", _S),
-            ("created_position", _I),
-            ("last_position", _I),
-            ("event_count", _I),
-        ]
-    ),
-    "auto_signatures": pa.schema(
-        [
-            ("auto_signature_id", _S),
-            ("schema_version", _S),
-            ("decision_id", _S),
-            ("gate_type", _S),
-            ("target_ref", _S),
-            ("created_at", _S),
-            ("actor_kind", _S),
-            ("model_id", _S),
-            ("position", _I),
-        ]
-    ),
-    "human_interventions": pa.schema(
-        [
-            ("request_event_id", _S),
-            ("decision_id", _S),
-            ("gate_type", _S),
-            ("target_ref", _S),
-            ("automation_level", _S),
-            ("requested_at", _S),
-            ("request_reason", _S),
-            ("received_event_id", _S),
-            ("received_at", _S),
-            ("user_id", _S),
-            ("decision", _S),
-            ("rationale", _S),
-            ("requested_position", _I),
-            ("received_position", _I),
-        ]
-    ),
-    # Answers (005) to requests an earlier batch wrote: applied as an UPDATE.
-    "human_interventions_answers": pa.schema(
-        [
-            ("request_event_id", _S),
-            ("received_event_id", _S),
-            ("received_at", _S),
-            ("user_id", _S),
-            ("decision", _S),
-            ("rationale", _S),
-            ("received_position", _I),
-        ]
-    ),
-    # Decisions an earlier batch wrote and this batch moved on: deleted, then re-inserted.
-    "decisions_replaced": pa.schema([("decision_id", _S)]),
-    "locked_halts": pa.schema(
-        [
-            ("decision_id", _S),
-            ("gate_type", _S),
-            ("target_ref", _S),
-            ("decision", _S),
-            ("confidence", _F),
-            ("threshold", _F),
-            ("model_id", _S),
-            ("halted_at", _S),
-            ("rule", _S),
-            ("reason", _S),
-            ("position", _I),
-        ]
-    ),
+#: The Arrow schema of each table's (and batch operation's) rows.
+_SCHEMAS: Final[Mapping[str, pa.Schema]] = {
+    **{name: table.arrow_schema for name, table in TABLES.items()},
+    **{name: table.arrow_schema for name, (table, _) in BATCH_OPERATIONS.items()},
 }
 
-#: Reads the stored rows of decisions created in earlier batches.
-Loader = Callable[[Sequence[str]], Mapping[str, dict[str, Any]]]
-
-_LEVELS: Final = {level.value: level for level in AutomationLevel}
-
-
-@lru_cache(maxsize=4096)
-def _evaluate(
-    gate_type: str, level: str, confidence: float | None
-) -> tuple[float | None, str, str, bool]:
+class Carried:
     """
-    (threshold, verdict, reason, halt unless the 001 proposed approve) for one 001.
+    One decision in a batch: its state, and the columns of its 001 the state does not hold.
 
-    ``evaluate`` is pure, and repeated cells and confidences are common in a real
-    ledger, so the answers are memoised as plain strings.
+    ``fold`` hands the decisions a batch wrote back to its caller as ``Carried`` values,
+    so the next batch can continue them without reading their rows back.
     """
-    outcome: Outcome = evaluate(gate_type, _LEVELS[level], confidence)
-    halts = is_locked_halt(level, outcome.verdict, "defer")
-    return outcome.threshold, outcome.verdict.value, outcome.reason, halts
+
+    __slots__ = ("created", "state")
+
+    def __init__(self, state: DecisionState, created: dict[str, Any]) -> None:
+        self.state = state
+        self.created = created
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Carried:
+        """
+        A decision as its stored ``decisions`` row holds it.
+        """
+        return cls(DecisionState.from_columns(row), dict(row))
+
+    def row(self) -> dict[str, Any]:
+        """
+        The ``decisions`` row of this decision now.
+        """
+        state = self.state
+        # The state's enums are str: Arrow takes them as the strings they are.
+        row = {**self.created, **state.__dict__}
+        row["effective_decision"] = state.effective_decision
+        row["status"] = state.status
+        return row
+
+
+#: Reads decisions created in earlier batches: stored rows, or what the last batch carried.
+Loader = Callable[[Sequence[str]], Mapping[str, "Mapping[str, Any] | Carried"]]
 
 
 def fold(
     batch: Sequence[tuple[int, bytes]],
     load: Loader,
-    touched: dict[str, dict[str, Any]] | None = None,
+    touched: dict[str, Carried] | None = None,
+    policy: GatePolicy = BUILTIN,
 ) -> dict[str, pa.Table]:
     """
     The rows one batch of (position, canonical bytes) adds or changes, per table.
@@ -164,17 +83,18 @@ def fold(
     Besides one table of new rows per projection table, ``decisions_replaced`` names
     the stored decisions whose rows this batch rewrites, and
     ``human_interventions_answers`` the stored requests this batch answers. When
-    ``touched`` is given it receives the final rows of the decisions this batch wrote
-    (a caller may serve the next batch's ``load`` from them).
+    ``touched`` is given it receives the decisions this batch wrote, as they are after
+    it (a caller may serve the next batch's ``load`` from them).
     """
     parsed = [orjson.loads(state) for _, state in batch]
     positions = [p for p, _ in batch]
     created_here = {fr["decision_id"] for fr in parsed if fr["type"] == CREATED}
     earlier = sorted({fr["decision_id"] for fr in parsed} - created_here)
-    # Loaded rows are moved on in place: they are the caller's copies (fresh from
-    # DuckDB, or the previous batch's rows, whose Arrow tables are already built).
-    decisions: dict[str, dict[str, Any]] = dict(load(earlier))
-    folder = _Folder(decisions)
+    loaded = {
+        d: found if isinstance(found, Carried) else Carried.from_row(found)
+        for d, found in load(earlier).items()
+    }
+    folder = _Folder(loaded, policy)
     handlers = {
         CREATED: folder.created,
         APPLIED: folder.applied,
@@ -184,18 +104,17 @@ def fold(
     }
     for position, fr in zip(positions, parsed, strict=True):
         handlers[fr["type"]](position, fr)
-    for decision_id in folder.touched:
-        _settle(decisions[decision_id])
+    rows = [folder.decisions[d].row() for d in folder.touched]
     replaced = [d for d in earlier if d in folder.touched]
     if touched is not None:
         touched.clear()
-        touched.update((d, decisions[d]) for d in folder.touched)
+        touched.update((d, folder.decisions[d]) for d in folder.touched)
     # Order matters: rows to delete and rows to update go before the inserts.
     return {
         "decisions_replaced": _table("decisions_replaced", [{"decision_id": d} for d in replaced]),
         "human_interventions_answers": _table("human_interventions_answers", folder.answers),
         "events": _events_table(positions, batch),
-        "decisions": _table("decisions", [decisions[d] for d in folder.touched]),
+        "decisions": _table("decisions", rows),
         "auto_signatures": _table("auto_signatures", folder.signatures),
         "human_interventions": _table("human_interventions", list(folder.interventions.values())),
         "locked_halts": _table("locked_halts", folder.halts),
@@ -204,21 +123,25 @@ def fold(
 
 class _Folder:
     """
-    The five handlers; each moves one decision's row on and adds the rows its event makes.
+    The five handlers; each moves one decision on and adds the rows its event makes.
     """
 
-    def __init__(self, decisions: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, decisions: dict[str, Carried], policy: GatePolicy) -> None:
         self.decisions = decisions
+        self.policy = policy
         self.touched: dict[str, None] = {}  # insertion-ordered set
         self.signatures: list[dict[str, Any]] = []
         self.interventions: dict[str, dict[str, Any]] = {}
         self.answers: list[dict[str, Any]] = []
         self.halts: list[dict[str, Any]] = []
 
-    def _decision(self, position: int, fr: Mapping[str, Any]) -> dict[str, Any]:
+    def _moved(self, position: int, fr: Mapping[str, Any]) -> tuple[Carried, DecisionState]:
+        """
+        The decision ``fr`` moves on, and its state before ``fr``.
+        """
         decision_id = fr["decision_id"]
         try:
-            row = self.decisions[decision_id]
+            decision = self.decisions[decision_id]
         except KeyError:
             # The store refuses a 002..005 without its 001, so this is a foreign or damaged store.
             msg = (
@@ -226,69 +149,48 @@ class _Folder:
                 "which has no gov_decision_created before it"
             )
             raise ProjectionError(msg, decision_id=decision_id, event_type=fr["type"]) from None
-        row["last_position"] = position
-        row["event_count"] += 1
+        before = decision.state
+        decision.state = evolve(before, fr)
+        decision.created["last_position"] = position
         self.touched[decision_id] = None
-        return row
+        return decision, before
 
     def created(self, position: int, fr: Mapping[str, Any]) -> None:
-        level = fr["automation_level"]  # canonical: the store holds normalised events
-        confidence = fr.get("confidence")
-        threshold, verdict, reason, may_halt = _evaluate(fr["gate_type"], level, confidence)
-        decision_id = fr["decision_id"]
-        self.decisions[decision_id] = {
-            "decision_id": decision_id,
-            "gate_type": fr["gate_type"],
-            "target_ref": fr["target_ref"],
-            "automation_level": level,
-            "model_decision": fr.get("decision"),
-            "confidence": confidence,
-            "threshold": threshold,
-            "verdict": verdict,
-            "effective_decision": None,
-            "status": None,
-            "actor": fr["actor"],
-            "model_id": fr.get("model_id"),
-            "wp_id": fr.get("wp_id"),
-            "mt_id": fr.get("mt_id"),
-            "job_id": fr.get("job_id"),
-            "rationale": fr.get("rationale"),
-            "evidence_refs": fr.get("evidence_refs"),
-            "created_at": fr["timestamp"],
-            "signed_at": None,
-            "applied_at": None,
-            "applied_decision": None,
-            "human_decision": None,
-            "human_user_id": None,
-            "human_decided_at": None,
-            "awaiting_since": None,
-            "pending_request_id": None,
-            "created_position": position,
-            "last_position": position,
-            "event_count": 1,
-        }
+        state = evolve(None, fr, self.policy)
+        decision_id = state.decision_id
+        self.decisions[decision_id] = Carried(
+            state,
+            {
+                "actor": fr["actor"],
+                "wp_id": fr.get("wp_id"),
+                "mt_id": fr.get("mt_id"),
+                "job_id": fr.get("job_id"),
+                "rationale": fr.get("rationale"),
+                "evidence_refs": fr.get("evidence_refs"),
+                "created_position": position,
+                "last_position": position,
+            },
+        )
         self.touched[decision_id] = None
-        if may_halt and is_locked_halt(level, verdict, fr.get("decision")):
-            cloud = fr["gate_type"] == GateType.CLOUD_ESCALATION
+        if state.is_halt:
             self.halts.append(
                 {
                     "decision_id": decision_id,
-                    "gate_type": fr["gate_type"],
-                    "target_ref": fr["target_ref"],
-                    "decision": fr["decision"],
-                    "confidence": confidence,
-                    "threshold": threshold,
-                    "model_id": fr.get("model_id"),
-                    "halted_at": fr["timestamp"],
-                    "rule": "2.6.8.12.6.1, 11.1.7.3" if cloud else "2.6.8.12.6.1",
-                    "reason": reason,
+                    "gate_type": state.gate_type,
+                    "target_ref": state.target_ref,
+                    "decision": state.model_decision,
+                    "confidence": state.confidence,
+                    "threshold": state.threshold,
+                    "model_id": state.model_id,
+                    "halted_at": state.created_at,
+                    "rule": self.policy.halt_rule(state.gate_type),
+                    "reason": state.reason,
                     "position": position,
                 }
             )
 
     def signed(self, position: int, fr: Mapping[str, Any]) -> None:
-        row = self._decision(position, fr)
-        row["signed_at"] = fr["timestamp"]
+        decision, _ = self._moved(position, fr)
         self.signatures.append(
             {
                 "auto_signature_id": fr["event_id"],
@@ -298,15 +200,13 @@ class _Folder:
                 "target_ref": fr["target_ref"],
                 "created_at": fr["timestamp"],
                 "actor_kind": "model",
-                "model_id": fr.get("model_id") or row["model_id"],
+                "model_id": fr.get("model_id") or decision.state.model_id,
                 "position": position,
             }
         )
 
     def requested(self, position: int, fr: Mapping[str, Any]) -> None:
-        row = self._decision(position, fr)
-        row["pending_request_id"] = fr["event_id"]
-        row["awaiting_since"] = fr["timestamp"]
+        self._moved(position, fr)
         self.interventions[fr["event_id"]] = {
             "request_event_id": fr["event_id"],
             "decision_id": fr["decision_id"],
@@ -315,29 +215,16 @@ class _Folder:
             "automation_level": fr["automation_level"],
             "requested_at": fr["timestamp"],
             "request_reason": fr.get("rationale"),
-            "received_event_id": None,
-            "received_at": None,
-            "user_id": None,
-            "decision": None,
-            "rationale": None,
             "requested_position": position,
-            "received_position": None,
         }
 
     def received(self, position: int, fr: Mapping[str, Any]) -> None:
-        row = self._decision(position, fr)
-        request_id = row["pending_request_id"]
-        requested_at = row["awaiting_since"]
-        row["pending_request_id"] = None
-        row["awaiting_since"] = None
-        if fr.get("decision") is not None:
-            row["human_decision"] = fr["decision"]
-        row["human_user_id"] = fr.get("user_id")
-        row["human_decided_at"] = fr["timestamp"]
-        intervention = self.interventions.get(request_id)
+        _, before = self._moved(position, fr)
+        request_id = before.pending_request_id
+        intervention = self.interventions.get(request_id) if request_id is not None else None
         if intervention is None:
             # An earlier batch wrote the request's row: this batch only answers it.
-            intervention = {"request_event_id": request_id, "requested_at": requested_at}
+            intervention = {"request_event_id": request_id}
             self.answers.append(intervention)
         intervention.update(
             received_event_id=fr["event_id"],
@@ -349,37 +236,16 @@ class _Folder:
         )
 
     def applied(self, position: int, fr: Mapping[str, Any]) -> None:
-        row = self._decision(position, fr)
-        row["applied_at"] = fr["timestamp"]
-        row["applied_decision"] = fr.get("decision") or _effective(row)
-
-
-def _effective(row: Mapping[str, Any]) -> str | None:
-    # The human's answer when there is one, else the 001's (GateEvaluation.effective_decision).
-    human: str | None = row["human_decision"]
-    model: str | None = row["model_decision"]
-    return human if human is not None else model
-
-
-def _settle(row: dict[str, Any]) -> None:
-    row["effective_decision"] = _effective(row)
-    row["status"] = decision_status(
-        applied_decision=row["applied_decision"],
-        pending_request=row["pending_request_id"] is not None,
-        signed=row["signed_at"] is not None,
-        halt=is_locked_halt(row["automation_level"], row["verdict"], row["model_decision"]),
-        human_decision=row["human_decision"],
-    )
+        self._moved(position, fr)
 
 
 def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    # Arrow converts the row dicts in C++; absent keys become nulls.
-    return pa.Table.from_pylist(rows, schema=SCHEMAS[name])
+    # Arrow converts the row dicts in C++; absent keys become nulls, extra keys are ignored.
+    return pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
 
 
 def _events_table(positions: list[int], batch: Sequence[tuple[int, bytes]]) -> pa.Table:
     # Only the position and the stored bytes, which already are the normalised event as
-    # JSON (UTF-8, checked by Arrow's cast); DuckDB extracts the flat columns itself,
-    # vectorised, which is cheaper than building them here (see _duckdb._WRITES).
+    # JSON (UTF-8, checked by Arrow's cast); DuckDB extracts the flat columns itself.
     fr = pa.array([state for _, state in batch], pa.binary()).cast(pa.string())
-    return pa.Table.from_arrays([pa.array(positions, _I), fr], schema=SCHEMAS["events"])
+    return pa.Table.from_arrays([pa.array(positions, pa.int64()), fr], schema=_SCHEMAS["events"])

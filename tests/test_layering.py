@@ -1,4 +1,4 @@
-"""Layering: a pure domain, adapters at the edges, one composition root (ledger/cli.py)."""
+"""Layering: a pure domain, adapters at the edges, one composition root (ledger/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAIN = ["errors", "vocabulary", "policy", "gate", "events", "artifacts", "validation", "_schemas"]
+DOMAIN = [
+    "errors",
+    "vocabulary",
+    "policy",
+    "decision_state",
+    "gate",
+    "events",
+    "artifacts",
+    "validation",  # through _schemas, which reads schemas/ once: the source of truth
+    "_plan",
+    "_batch",
+    "_time",
+]
 IO_MODULES = {
     "sqlite3",
     "duckdb",
@@ -18,35 +30,53 @@ IO_MODULES = {
     "eventsourcing.sqlite",
     "eventsourcing.postgres",
     "ledger.application",
-    "ledger._store",
-    "ledger._pgstore",
+    "ledger.stores",
     "ledger.ingest",
+    "ledger.bootstrap",
+    "ledger._repository",
     "socket",
     "subprocess",
+    "pathlib",
+    "os",
 }
+#: What the read side may know of the write side: the pure domain, and the store's port.
 PROJECTIONS_MAY_USE = {
     "ledger.events",
     "ledger.vocabulary",
     "ledger.policy",
-    "ledger.gate",
+    "ledger.decision_state",
     "ledger.errors",
+    "ledger.stores",
+    "ledger._time",
 }
+#: Where the read side may be wired into the write side: the composition root and the CLI.
+WIRING = {ROOT / "ledger" / "bootstrap.py", *(ROOT / "ledger" / "cli").glob("*.py")}
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
 
 
 def imports(path: Path) -> set[str]:
+    """
+    Every module ``path`` imports; ``from ledger import x`` counts as ``ledger.x``.
+    """
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            if node.module in ("ledger", "projections"):
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            else:
+                names.add(node.module)
     return names
 
 
 @pytest.mark.parametrize("module", DOMAIN)
 def test_the_domain_does_no_io(module):
     """
-    The aggregate, policy table and error taxonomy import no database, file or network adapter.
+    The aggregate, policy, fold and error taxonomy import no database, file or network adapter.
     """
     found = imports(ROOT / "ledger" / f"{module}.py")
     assert not {m for m in found if m in IO_MODULES or m.split(".")[0] in IO_MODULES}
@@ -59,32 +89,60 @@ def test_the_error_taxonomy_imports_nothing_from_ledger():
     assert not {m for m in imports(ROOT / "ledger" / "errors.py") if m.startswith("ledger")}
 
 
-def test_only_the_cli_wires_the_read_side_into_the_write_side():
+def test_only_the_composition_root_and_the_cli_wire_the_read_side_into_the_write_side():
     """
-    ledger/ imports nothing from projections/ except the composition root, cli.py.
+    ledger/ imports nothing from projections/ except bootstrap.py and the CLI's verbs.
     """
-    for path in (ROOT / "ledger").glob("*.py"):
-        if path.name == "cli.py":
+    for path in modules("ledger"):
+        if path in WIRING:
             continue
         assert not {m for m in imports(path) if m.startswith("projections")}, path.name
 
 
-def test_projections_depend_only_on_the_pure_write_side_modules():
+def test_projections_depend_only_on_the_pure_write_side_and_the_store_port():
     """
-    The read side sees events and vocabulary, never the write side's application or store.
+    The read side sees events, vocabulary, policy and the decision fold; never the write
+    side's application, and a store only through its port.
     """
-    for path in (ROOT / "projections").glob("*.py"):
-        if path.name == "cli.py":  # the read side's own entry point is wired by ledger/cli.py
-            continue
+    for path in modules("projections"):
         used = {m for m in imports(path) if m.startswith("ledger")}
         assert used <= PROJECTIONS_MAY_USE, (path.name, used - PROJECTIONS_MAY_USE)
+
+
+def test_only_the_store_package_names_a_store():
+    """
+    A new store implements ledger.stores.EventStore in stores/: nothing else names one.
+    """
+    concrete = {"ledger.stores.sqlite", "ledger.stores.postgres", "sqlite3", "psycopg"}
+    concrete |= {"eventsourcing.sqlite", "eventsourcing.postgres"}
+    for path in [*modules("ledger"), *modules("projections")]:
+        if path.parent.name == "stores":
+            continue
+        assert not imports(path) & concrete, path.relative_to(ROOT)
+
+
+def test_only_the_composition_root_builds_the_ledger():
+    """
+    bootstrap() is where GovernanceLedger is constructed; entry points ask it for one.
+    """
+    for path in [*modules("ledger"), *modules("projections")]:
+        if path.name in ("bootstrap.py", "application.py"):
+            continue
+        calls = [
+            node
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "GovernanceLedger"
+        ]
+        assert not calls, path.relative_to(ROOT)
 
 
 def test_only_the_config_reads_the_environment():
     """
     LedgerConfig.from_env is the only reader of os.environ in the library.
     """
-    for path in [*(ROOT / "ledger").glob("*.py"), *(ROOT / "projections").glob("*.py")]:
+    for path in [*modules("ledger"), *modules("projections")]:
         if path.name == "config.py":
             continue
         source = path.read_text()

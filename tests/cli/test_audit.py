@@ -96,26 +96,61 @@ def test_audit_summary_counts_gate_type_by_level_by_status(paths, known, capsys)
     """
     rows = as_json(paths, capsys, "audit", "summary")
     assert rows == [
-        {"gate_type": "CloudEscalation", "automation_level": "AUTONOMOUS",
-         "status": "human_rejected", "count": 1},
-        {"gate_type": "CloudEscalation", "automation_level": "LOCKED", "status": "halted",
-         "count": 1},
-        {"gate_type": "PolicyViolation", "automation_level": "FULL_HUMAN",
-         "status": "awaiting_human", "count": 1},
-        {"gate_type": "RefinementSign", "automation_level": "AUTONOMOUS",
-         "status": "auto_approved", "count": 1},
-        {"gate_type": "ScopeChange", "automation_level": "FULL_HUMAN",
-         "status": "human_approved", "count": 1},
-        {"gate_type": "ScopeChange", "automation_level": "HYBRID", "status": "awaiting_human",
-         "count": 1},
-        {"gate_type": "ScopeChange", "automation_level": "LOCKED", "status": "halted",
-         "count": 1},
-        {"gate_type": "SpecApproval", "automation_level": "AUTONOMOUS", "status": "rejected",
-         "count": 1},
-        {"gate_type": "SpecApproval", "automation_level": "FULL_HUMAN",
-         "status": "human_approved", "count": 1},
-        {"gate_type": "SpecApproval", "automation_level": "HYBRID", "status": "auto_approved",
-         "count": 1},
+        {
+            "gate_type": "CloudEscalation",
+            "automation_level": "AUTONOMOUS",
+            "status": "human_rejected",
+            "count": 1,
+        },
+        {
+            "gate_type": "CloudEscalation",
+            "automation_level": "LOCKED",
+            "status": "halted",
+            "count": 1,
+        },
+        {
+            "gate_type": "PolicyViolation",
+            "automation_level": "FULL_HUMAN",
+            "status": "awaiting_human",
+            "count": 1,
+        },
+        {
+            "gate_type": "RefinementSign",
+            "automation_level": "AUTONOMOUS",
+            "status": "auto_approved",
+            "count": 1,
+        },
+        {
+            "gate_type": "ScopeChange",
+            "automation_level": "FULL_HUMAN",
+            "status": "human_approved",
+            "count": 1,
+        },
+        {
+            "gate_type": "ScopeChange",
+            "automation_level": "HYBRID",
+            "status": "awaiting_human",
+            "count": 1,
+        },
+        {"gate_type": "ScopeChange", "automation_level": "LOCKED", "status": "halted", "count": 1},
+        {
+            "gate_type": "SpecApproval",
+            "automation_level": "AUTONOMOUS",
+            "status": "rejected",
+            "count": 1,
+        },
+        {
+            "gate_type": "SpecApproval",
+            "automation_level": "FULL_HUMAN",
+            "status": "human_approved",
+            "count": 1,
+        },
+        {
+            "gate_type": "SpecApproval",
+            "automation_level": "HYBRID",
+            "status": "auto_approved",
+            "count": 1,
+        },
     ]
 
 
@@ -150,8 +185,9 @@ def test_audit_halts_lists_locked_halts_with_their_rule(paths, known, capsys):
     2.6.8.12.6.1: each LOCKED halt with gate, target, when and which rule.
     """
     rows = as_json(paths, capsys, "audit", "halts")
-    assert [(r["decision_id"], r["gate_type"], r["target_ref"], r["decision"], r["rule"])
-            for r in rows] == [
+    assert [
+        (r["decision_id"], r["gate_type"], r["target_ref"], r["decision"], r["rule"]) for r in rows
+    ] == [
         (known["halt"], "ScopeChange", "WP-4/MT-1", "defer", "2.6.8.12.6.1"),
         (known["halt_cloud"], "CloudEscalation", "WP-4/MT-2", "reject", "2.6.8.12.6.1, 11.1.7.3"),
     ]
@@ -164,8 +200,9 @@ def test_audit_overrides_lists_where_the_human_differed_from_the_model(paths, kn
     A human answer (005) that differs from the model's 001 decision is an override.
     """
     rows = as_json(paths, capsys, "audit", "overrides")
-    assert [(r["decision_id"], r["model_decision"], r["human_decision"], r["user_id"])
-            for r in rows] == [
+    assert [
+        (r["decision_id"], r["model_decision"], r["human_decision"], r["user_id"]) for r in rows
+    ] == [
         (known["override"], "approve", "reject", "bob"),
         (known["override_2"], "defer", "approve", "carol"),
     ]
@@ -194,12 +231,26 @@ def test_audit_models_rates_each_model(paths, known, capsys):
     """
     rows = as_json(paths, capsys, "audit", "models")
     assert rows == [
-        {"model_id": "m-alpha", "decisions": 5, "approved": 1, "approval_rate": 0.2,
-         "mean_confidence": round((0.85 + 0.99 + 0.99 + 0.99 + 0.3) / 5, 4),
-         "human_answered": 1, "overridden": 1, "override_rate": 1.0},
-        {"model_id": "m-beta", "decisions": 5, "approved": 3, "approval_rate": 0.6,
-         "mean_confidence": round((0.5 + 0.6 + 0.7 + 0.4 + 0.5) / 5, 4),
-         "human_answered": 2, "overridden": 1, "override_rate": 0.5},
+        {
+            "model_id": "m-alpha",
+            "decisions": 5,
+            "approved": 1,
+            "approval_rate": 0.2,
+            "mean_confidence": round((0.85 + 0.99 + 0.99 + 0.99 + 0.3) / 5, 4),
+            "human_answered": 1,
+            "overridden": 1,
+            "override_rate": 1.0,
+        },
+        {
+            "model_id": "m-beta",
+            "decisions": 5,
+            "approved": 3,
+            "approval_rate": 0.6,
+            "mean_confidence": round((0.5 + 0.6 + 0.7 + 0.4 + 0.5) / 5, 4),
+            "human_answered": 2,
+            "overridden": 1,
+            "override_rate": 0.5,
+        },
     ]
 
 
@@ -237,21 +288,28 @@ def test_query_runs_read_only_sql(paths, known, capsys):
     """
     assert run(paths, "project") == 0
     capsys.readouterr()
-    rows = as_json(paths, capsys, "query",
-                   "SELECT status, count(*) AS n FROM decisions GROUP BY status ORDER BY status")
+    rows = as_json(
+        paths,
+        capsys,
+        "query",
+        "SELECT status, count(*) AS n FROM decisions GROUP BY status ORDER BY status",
+    )
     assert {r["status"]: r["n"] for r in rows}["halted"] == 2
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM decisions",
-    "UPDATE decisions SET status = 'auto_approved'",
-    "INSERT INTO tracking VALUES ('govledger', 999999)",
-    "DROP TABLE events",
-    "CREATE TABLE x (a INT)",
-    "COPY decisions TO 'leak.csv'",
-    "ATTACH 'other.duckdb' AS other",
-    "SELECT 1; DELETE FROM decisions",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM decisions",
+        "UPDATE decisions SET status = 'auto_approved'",
+        "INSERT INTO tracking VALUES ('govledger', 999999)",
+        "DROP TABLE events",
+        "CREATE TABLE x (a INT)",
+        "COPY decisions TO 'leak.csv'",
+        "ATTACH 'other.duckdb' AS other",
+        "SELECT 1; DELETE FROM decisions",
+    ],
+)
 def test_query_refuses_statements_that_would_write(paths, known, capsys, sql):
     """
     The projection is rebuilt from the store, never edited: writing statements are refused
@@ -286,8 +344,13 @@ def test_export_writes_each_table_as_parquet(paths, known, tmp_path, capsys):
         p.stem: duckdb.sql(f"SELECT count(*) FROM read_parquet('{p}')").fetchall()[0][0]
         for p in out.glob("*.parquet")
     }
-    assert counts == {"events": 28, "decisions": 10, "auto_signatures": 2,
-                      "human_interventions": 5, "locked_halts": 2}
+    assert counts == {
+        "events": 28,
+        "decisions": 10,
+        "auto_signatures": 2,
+        "human_interventions": 5,
+        "locked_halts": 2,
+    }
 
 
 def test_replay_as_of_states_the_cut(paths, known, tmp_path, capsys):
@@ -319,9 +382,23 @@ def test_audit_subprocess_smoke(paths, known):
     The installed entry point path: `python -m ledger audit summary` in a fresh process.
     """
     proc = subprocess.run(
-        [sys.executable, "-m", "ledger", "--store", paths["store"], "--projection",
-         paths["projection"], "audit", "summary", "--format", "json"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--store",
+            paths["store"],
+            "--projection",
+            paths["projection"],
+            "audit",
+            "summary",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert sum(r["count"] for r in orjson.loads(proc.stdout)) == 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -187,17 +188,17 @@ def test_demo_records_every_gate_level_and_refusal(store, capsys):
     """
     assert main(["--store", store, "demo", "--work-packets", "8"]) == 0
     report = capsys.readouterr().out
-    for word in (
-        "CloudEscalation",
-        "LOCKED",
-        "halted",
-        "human_approved",
-        "auto_approved",
-        "unknown_event_type",
-        "forbidden_gate",
-        "binding_mismatch",
-    ):
-        assert word in report
+    rows = re.findall(r"^  (\w+) +(\w+) +(\w+) +(\d+)$", report, re.MULTILINE)
+    statuses = {(gate, level, status) for gate, level, status, _ in rows}
+    assert {status for _, _, status in statuses} >= {"halted", "human_approved", "auto_approved"}
+    assert ("CloudEscalation", "LOCKED", "halted") in statuses  # 11.1.7.3: denied in LOCKED
+    halts = int(re.search(r"^(\d+) LOCKED halts", report, re.MULTILINE).group(1))
+    assert halts > 0
+    assert halts == sum(int(n) for *_, status, n in rows if status == "halted")
+    refused = int(re.search(r"^(\d+) upstream events refused", report, re.MULTILINE).group(1))
+    assert refused == 4
+    for code in ("unknown_event_type", "invalid_schema", "forbidden_gate", "binding_mismatch"):
+        assert f"  {code}: " in report
 
 
 def test_the_installed_command_runs_in_a_subprocess(tmp_path):

@@ -28,12 +28,21 @@ def _events(n: int) -> list[bytes]:
     out = []
     for i in range(n):
         decision_id = f"dec-progress-{i}"
-        out.append(orjson.dumps({
-            "type": "gov_decision_created", "event_id": str(uuid.uuid4()),
-            "timestamp": "2026-02-19T10:00:00Z", "actor": "agent", "decision_id": decision_id,
-            "gate_type": "ScopeChange", "target_ref": f"wp://{decision_id}",
-            "automation_level": "HYBRID", "decision": "defer",
-        }))
+        out.append(
+            orjson.dumps(
+                {
+                    "type": "gov_decision_created",
+                    "event_id": str(uuid.uuid4()),
+                    "timestamp": "2026-02-19T10:00:00Z",
+                    "actor": "agent",
+                    "decision_id": decision_id,
+                    "gate_type": "ScopeChange",
+                    "target_ref": f"wp://{decision_id}",
+                    "automation_level": "HYBRID",
+                    "decision": "defer",
+                }
+            )
+        )
     return out
 
 
@@ -87,9 +96,21 @@ def _run_on_terminal(tmp_path: Path, *extra: str) -> str:
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "--store", str(tmp_path / "l.db"), "ingest",
-         "--no-results", *extra, str(_input(tmp_path, 2000))],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=follower,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--store",
+            str(tmp_path / "l.db"),
+            "ingest",
+            "--no-results",
+            *extra,
+            str(_input(tmp_path, 2000)),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
     )
     os.close(follower)
     shown = b""

@@ -54,9 +54,7 @@ def test_t_gov_001_automation_level_gates_approval(ledger, gate, level, confiden
     confidence=st.one_of(st.none(), st.floats(0, 1)),
 )
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_t_gov_002_every_auto_approval_has_a_governance_decision(
-    ledger, gate, level, confidence
-):
+def test_t_gov_002_every_auto_approval_has_a_governance_decision(ledger, gate, level, confidence):
     """
     T-GOV-002: a GovernanceDecision (hsk.gov_decision@0.4) is logged for every auto-approval.
     """
@@ -104,9 +102,7 @@ def test_t_gov_004_cloud_escalation_always_requires_human_consent(ledger, level)
     """
     T-GOV-004 / 11.1.7.3: never auto-signed; human-gated; denied (halted, rejected) in LOCKED.
     """
-    outcome = ledger.evaluate_gate(
-        "CloudEscalation", "WP-1", level, "approve", 1.0, model_id="m"
-    )
+    outcome = ledger.evaluate_gate("CloudEscalation", "WP-1", level, "approve", 1.0, model_id="m")
     record = ledger.decision(outcome.decision_id)
     assert record.auto_signature is None
     if level == "LOCKED":
@@ -163,9 +159,7 @@ def test_human_rejection_closes_the_gate(ledger):
     """
     2.6.8.12.6.4: 001 -> 004 -> 005 -> 002 with the human's answer.
     """
-    outcome = ledger.evaluate_gate(
-        "ScopeChange", "WP-9", "HYBRID", "approve", 0.99, model_id="m"
-    )
+    outcome = ledger.evaluate_gate("ScopeChange", "WP-9", "HYBRID", "approve", 0.99, model_id="m")
     closed = ledger.record_human_decision(outcome.decision_id, "carol", "reject", "too big")
     assert closed.status == "human_rejected"
     assert stored_types(ledger, outcome.decision_id) == (

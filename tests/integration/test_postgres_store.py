@@ -17,7 +17,7 @@ import orjson
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger import cli
+from ledger import cli, stores
 from ledger._mapper import GovStoredEvent
 from ledger.application import DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
@@ -62,7 +62,7 @@ def test_event_ids_are_found_across_decisions(ledger):
     """
     outcome = _decision(ledger)
     ids = [e.lower() for e in outcome.event_ids]
-    found = ledger.recorder.find_event_ids([*ids, str(uuid.uuid4())])
+    found = ledger.store.find_event_ids([*ids, str(uuid.uuid4())])
     assert set(found) == set(ids)
     assert all(isinstance(state, bytes) and state.startswith(b"{") for state in found.values())
 
@@ -74,7 +74,7 @@ def test_many_decisions_load_in_version_order(ledger):
     a = _decision(ledger)
     b = _decision(ledger, level="HYBRID", confidence=0.5)
     ledger.record_human_decision(b.decision_id, "alice", "approve")
-    loaded = ledger.recorder.select_events_many(
+    loaded = ledger.store.select_events_many(
         [aggregate_id(a.decision_id), aggregate_id(b.decision_id), uuid.uuid4()]
     )
     assert [e.originator_version for e in loaded[aggregate_id(a.decision_id)]] == [1, 2, 3]
@@ -126,7 +126,7 @@ def test_second_copy_of_an_event_id_is_an_integrity_error(pg_config):
     as the library's IntegrityError, which the application re-judges; nothing is written.
     """
     with GovernanceLedger(pg_config) as ledger:
-        recorder = ledger.recorder
+        recorder = ledger.store
         recorder.insert_events([GovStoredEvent(uuid.uuid4(), 1, "t", b"{}", event_id="e-1")])
         clash = [
             GovStoredEvent(uuid.uuid4(), 1, "t", b"{}", event_id="e-2"),
@@ -206,7 +206,7 @@ def test_credentials_come_from_pg_variables_through_the_config(pg_config):
         "PGPASSWORD": "pg-secret-from-env",
     }
     config = LedgerConfig.from_env(environ)
-    env = config.to_eventsourcing_env()
+    env = stores.environment(config)
     assert (env["POSTGRES_HOST"], env["POSTGRES_DBNAME"], env["POSTGRES_USER"]) == (
         PG_HOST,
         PG_DB,
@@ -217,9 +217,15 @@ def test_credentials_come_from_pg_variables_through_the_config(pg_config):
     assert "pg-secret" not in config.store_label
     with GovernanceLedger(config) as ledger:  # trust auth accepts any password
         assert _decision(ledger).status == "auto_approved"
-    url = LedgerConfig.from_env(
-        {"GOVLEDGER_STORE": "postgresql://u:url-pw@h:6543/d", "PGUSER": "x", "PGPASSWORD": "env-pw"}
-    ).to_eventsourcing_env()
+    url = stores.environment(
+        LedgerConfig.from_env(
+            {
+                "GOVLEDGER_STORE": "postgresql://u:url-pw@h:6543/d",
+                "PGUSER": "x",
+                "PGPASSWORD": "env-pw",
+            }
+        )
+    )
     assert (url["POSTGRES_USER"], url["POSTGRES_PASSWORD"], url["POSTGRES_PORT"]) == (
         "u",
         "url-pw",
@@ -237,7 +243,7 @@ def test_subscription_delivers_events_as_they_are_committed(pg_config):
         _decision(writer)
         start = reader.max_position()
         received: list[int] = []
-        with reader.recorder.subscribe(gt=start) as subscription:
+        with reader.store.subscribe(gt=start) as subscription:
             give_up = threading.Timer(10, subscription.stop)  # never hang the suite
             give_up.start()
             outcome = _decision(writer)

@@ -56,8 +56,16 @@ def known(store):
     """
     ids = {}
     ids["auto"] = store.evaluate_gate(
-        "SpecApproval", "WP-1/MT-1", "HYBRID", "approve", 0.85, "spec matches",
-        ["artifact://wp-1/spec", "artifact://wp-1/tests"], "m-alpha", wp_id="WP-1", mt_id="MT-1",
+        "SpecApproval",
+        "WP-1/MT-1",
+        "HYBRID",
+        "approve",
+        0.85,
+        "spec matches",
+        ["artifact://wp-1/spec", "artifact://wp-1/tests"],
+        "m-alpha",
+        wp_id="WP-1",
+        mt_id="MT-1",
     ).decision_id
     ids["auto_unconditional"] = store.evaluate_gate(
         "RefinementSign", "WP-1/MT-2", "AUTONOMOUS", "approve", 0.5, model_id="m-beta"
@@ -103,19 +111,29 @@ def test_decision_rows_say_what_the_aggregate_says(store, known, tmp_path):
     for decision_id, row in rows.items():
         agg = store.gate(decision_id)
         assert (row["status"], row["effective_decision"], row["threshold"]) == (
-            agg.status, agg.effective_decision, agg.outcome.threshold
+            agg.status,
+            agg.state.effective_decision,
+            agg.state.threshold,
         )
         assert row["event_count"] == len(agg.history)
     statuses = {name: rows[d]["status"] for name, d in known.items()}
     assert statuses == {
-        "auto": "auto_approved", "auto_unconditional": "auto_approved",
-        "pending": "awaiting_human", "human_ok": "human_approved", "override": "human_rejected",
-        "halt": "halted", "halt_cloud": "halted", "model_reject": "rejected",
+        "auto": "auto_approved",
+        "auto_unconditional": "auto_approved",
+        "pending": "awaiting_human",
+        "human_ok": "human_approved",
+        "override": "human_rejected",
+        "halt": "halted",
+        "halt_cloud": "halted",
+        "model_reject": "rejected",
     }
     auto = rows[known["auto"]]
     assert auto["evidence_refs"] == ["artifact://wp-1/spec", "artifact://wp-1/tests"]
     assert (auto["wp_id"], auto["mt_id"], auto["model_id"], auto["actor"]) == (
-        "WP-1", "MT-1", "m-alpha", "agent"
+        "WP-1",
+        "MT-1",
+        "m-alpha",
+        "agent",
     )
     assert auto["created_at"].tzinfo is not None
     assert auto["applied_at"] >= auto["created_at"]
@@ -134,7 +152,9 @@ def test_auto_signatures_are_bound_to_their_decision(store, known, tmp_path):
     for row in rows:
         artifact = store.decision(row["decision_id"]).auto_signature
         assert (row["auto_signature_id"], row["gate_type"], row["target_ref"], row["model_id"]) == (
-            artifact.auto_signature_id, artifact.gate_type, artifact.target_ref,
+            artifact.auto_signature_id,
+            artifact.gate_type,
+            artifact.target_ref,
             artifact.actor.model_id,
         )
         assert (row["schema_version"], row["actor_kind"]) == ("hsk.auto_signature@0.1", "model")
@@ -167,7 +187,10 @@ def test_locked_halts_are_the_reject_or_defer_recorded_instead_of_a_human(store,
     assert set(rows) == {known["halt"], known["halt_cloud"]}
     halt, cloud = rows[known["halt"]], rows[known["halt_cloud"]]
     assert (halt["gate_type"], halt["target_ref"], halt["decision"], halt["rule"]) == (
-        "ScopeChange", "WP-4/MT-1", "defer", "2.6.8.12.6.1"
+        "ScopeChange",
+        "WP-4/MT-1",
+        "defer",
+        "2.6.8.12.6.1",
     )
     assert halt["threshold"] == 0.95
     assert "below the threshold 0.95" in halt["reason"]
@@ -179,15 +202,18 @@ def test_events_table_is_the_store_in_order(store, known, tmp_path):
     11.5.7: one row per stored FR event, in store order, with its FR id and the event as JSON.
     """
     con, _ = _project(store, tmp_path / "p.duckdb")
-    rows = _rows(con, "SELECT position, event_id, type, fr_id, decision_id, fr FROM events "
-                      "ORDER BY position")
+    rows = _rows(
+        con, "SELECT position, event_id, type, fr_id, decision_id, fr FROM events ORDER BY position"
+    )
     stored = list(store.stored_events())
     assert [r["position"] for r in rows] == [p for p, _ in stored]
     for row, (_, state) in zip(rows, stored, strict=True):
         fr = orjson.loads(state)
         assert orjson.loads(row["fr"]) == fr
         assert (row["event_id"], row["type"], row["decision_id"]) == (
-            fr["event_id"], fr["type"], fr["decision_id"]
+            fr["event_id"],
+            fr["type"],
+            fr["decision_id"],
         )
         assert row["fr_id"] == FR_IDS[fr["type"]]
 
@@ -196,14 +222,32 @@ def test_every_rfc3339_spelling_lands_on_the_same_instant(store, tmp_path):
     """
     11.5.1: timestamps with t/z, offsets and nanoseconds become TIMESTAMPTZ in UTC.
     """
-    base = {"actor": "agent", "decision_id": "ts", "gate_type": "SpecApproval",
-            "target_ref": "WP-9", "automation_level": "AUTONOMOUS"}
-    store.append([
-        {**base, "type": "gov_decision_created", "event_id": "00000000-0000-4000-8000-000000000001",
-         "timestamp": "2026-02-19t17:00:00.123456789+02:00", "decision": "reject"},
-        {**base, "type": "gov_decision_applied", "event_id": "00000000-0000-4000-8000-000000000002",
-         "timestamp": "2026-02-19T15:00:01z", "decision": "reject", "actor": "system"},
-    ])
+    base = {
+        "actor": "agent",
+        "decision_id": "ts",
+        "gate_type": "SpecApproval",
+        "target_ref": "WP-9",
+        "automation_level": "AUTONOMOUS",
+    }
+    store.append(
+        [
+            {
+                **base,
+                "type": "gov_decision_created",
+                "event_id": "00000000-0000-4000-8000-000000000001",
+                "timestamp": "2026-02-19t17:00:00.123456789+02:00",
+                "decision": "reject",
+            },
+            {
+                **base,
+                "type": "gov_decision_applied",
+                "event_id": "00000000-0000-4000-8000-000000000002",
+                "timestamp": "2026-02-19T15:00:01z",
+                "decision": "reject",
+                "actor": "system",
+            },
+        ]
+    )
     con, _ = _project(store, tmp_path / "p.duckdb")
     row = _rows(con, "SELECT created_at, applied_at FROM decisions")[0]
     assert row["created_at"] == datetime(2026, 2, 19, 15, 0, 0, 123456, tzinfo=UTC)
@@ -222,10 +266,13 @@ def test_a_late_answer_updates_rows_an_earlier_catch_up_wrote(store, known, tmp_
     assert (second.start, second.end, second.events) == (first.end, first.end + 2, 2)
     row = _rows(con, "SELECT * FROM decisions WHERE decision_id = ?", [known["pending"]])[0]
     assert (row["status"], row["human_decision"], row["human_user_id"]) == (
-        "human_rejected", "reject", "carol"
+        "human_rejected",
+        "reject",
+        "carol",
     )
-    answer = _rows(con, "SELECT * FROM human_interventions WHERE decision_id = ?",
-                   [known["pending"]])[0]
+    answer = _rows(
+        con, "SELECT * FROM human_interventions WHERE decision_id = ?", [known["pending"]]
+    )[0]
     assert answer["user_id"] == "carol"
     assert answer["wait_seconds"] > 0
     assert answer["request_reason"] is not None  # the stored request columns are kept
@@ -279,10 +326,14 @@ def test_keys_are_unique_in_every_table(store, tmp_path):
     con = _duckdb.connect(tmp_path / "p.duckdb")
     while runner.catch_up(store, con, batch_size=7, stop=_duckdb.position(con) + 13).events:
         pass
-    for table, key in [("events", "position"), ("events", "event_id"),
-                       ("decisions", "decision_id"), ("auto_signatures", "auto_signature_id"),
-                       ("human_interventions", "request_event_id"),
-                       ("locked_halts", "decision_id")]:
+    for table, key in [
+        ("events", "position"),
+        ("events", "event_id"),
+        ("decisions", "decision_id"),
+        ("auto_signatures", "auto_signature_id"),
+        ("human_interventions", "request_event_id"),
+        ("locked_halts", "decision_id"),
+    ]:
         total, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
         ).fetchone()
@@ -295,8 +346,9 @@ def test_replay_as_of_projects_what_the_store_had_recorded_then(store, tmp_path)
     As of a moment: the events whose recorded_at (commit time) is at or before it, by store
     order; the file states its cut and is never caught up afterwards.
     """
-    first = store.evaluate_gate("SpecApproval", "WP-1", "AUTONOMOUS", "approve", 0.9,
-                                model_id="m").decision_id
+    first = store.evaluate_gate(
+        "SpecApproval", "WP-1", "AUTONOMOUS", "approve", 0.9, model_id="m"
+    ).decision_id
     cut_position = store.max_position()
     time.sleep(0.02)
     moment = datetime.now(UTC)
@@ -320,10 +372,20 @@ def test_replay_as_of_projects_what_the_store_had_recorded_then(store, tmp_path)
 
 def _spawn(args, store_path, projection):
     return subprocess.Popen(
-        [sys.executable, "-m", "ledger", "--store", str(store_path), "--projection",
-         str(projection), *args],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--store",
+            str(store_path),
+            "--projection",
+            str(projection),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -408,12 +470,15 @@ def test_projection_on_every_store_kind(ledger, tmp_path):
     PostgreSQL stores, each row agreeing with its aggregate.
     """
     ids = [
-        ledger.evaluate_gate("SpecApproval", "WP-1", "HYBRID", "approve", 0.95,
-                             model_id="m").decision_id,
-        ledger.evaluate_gate("ScopeChange", "WP-2", "HYBRID", "approve", 0.95,
-                             model_id="m").decision_id,
-        ledger.evaluate_gate("ScopeChange", "WP-3", "LOCKED", "approve", 0.5,
-                             model_id="m").decision_id,
+        ledger.evaluate_gate(
+            "SpecApproval", "WP-1", "HYBRID", "approve", 0.95, model_id="m"
+        ).decision_id,
+        ledger.evaluate_gate(
+            "ScopeChange", "WP-2", "HYBRID", "approve", 0.95, model_id="m"
+        ).decision_id,
+        ledger.evaluate_gate(
+            "ScopeChange", "WP-3", "LOCKED", "approve", 0.5, model_id="m"
+        ).decision_id,
     ]
     ledger.record_human_decision(ids[1], "alice", "reject")
     ledger.append(projection_workload(20, seed=9))
@@ -422,8 +487,9 @@ def test_projection_on_every_store_kind(ledger, tmp_path):
         done = runner.catch_up(ledger, con, batch_size=9)
         assert done.end == ledger.max_position()
         for decision_id in ids:
-            status = con.execute("SELECT status FROM decisions WHERE decision_id = ?",
-                                 [decision_id]).fetchone()[0]
+            status = con.execute(
+                "SELECT status FROM decisions WHERE decision_id = ?", [decision_id]
+            ).fetchone()[0]
             assert status == ledger.gate(decision_id).status
         live = _duckdb.table_checksums(con)
     finally:
@@ -452,11 +518,17 @@ def test_follow_is_woken_by_postgres_notifications(tmp_path):
             assert wakeups.pushed
             ends: list[int] = []
             stop = threading.Event()
-            follower = threading.Thread(target=runner.follow, kwargs={
-                "ledger": app, "open_projection": lambda: _duckdb.connect(projection),
-                "interval": 60.0, "should_stop": stop.is_set, "wakeups": wakeups,
-                "on_progress": lambda done: ends.append(done.end),
-            })
+            follower = threading.Thread(
+                target=runner.follow,
+                kwargs={
+                    "ledger": app,
+                    "open_projection": lambda: _duckdb.connect(projection),
+                    "interval": 60.0,
+                    "should_stop": stop.is_set,
+                    "wakeups": wakeups,
+                    "on_progress": lambda done: ends.append(done.end),
+                },
+            )
             follower.start()
             try:
                 deadline = time.monotonic() + 10

@@ -50,8 +50,9 @@ def test_catching_up_in_any_steps_equals_rebuilding_from_scratch(workload_store,
         con = _duckdb.connect(path)
         try:
             for advance, batch_size, reopen in steps:
-                runner.catch_up(app, con, batch_size=batch_size,
-                                stop=min(head, _duckdb.position(con) + advance))
+                runner.catch_up(
+                    app, con, batch_size=batch_size, stop=min(head, _duckdb.position(con) + advance)
+                )
                 if reopen:
                     con.close()
                     con = _duckdb.connect(path)

@@ -14,14 +14,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ledger._checkpoint import Checkpoint, SigningKey, sign
-from ledger._checkpoint_store import CheckpointStore
-from ledger._merkle import MerkleTree, leaf_hash
-from ledger._seal import seal, verify
 from ledger.application import GovernanceLedger
 from ledger.cli import main
 from ledger.config import LedgerConfig
 from ledger.ingest import ingest_lines
+from ledger.trust.checkpoint import Checkpoint, SigningKey, sign
+from ledger.trust.merkle import MerkleTree, leaf_hash
+from ledger.trust.seal import seal, verify
+from ledger.trust.store import CheckpointStore
 from tests.strategies import valid_event_lines
 
 EVENTS = 600

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import orjson
 
-from ledger._checkpoint import SigningKey
-from ledger._checkpoint_store import CheckpointStore
-from ledger._seal import verify
 from ledger.application import GovernanceLedger
 from ledger.cli import main
 from ledger.config import LedgerConfig
+from ledger.trust.checkpoint import SigningKey
+from ledger.trust.seal import verify
+from ledger.trust.store import CheckpointStore
 from tests.strategies import valid_event_lines
 
 ROOT = Path(__file__).resolve().parents[2]

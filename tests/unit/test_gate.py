@@ -155,7 +155,7 @@ def test_an_002_without_decision_applies_the_effective_decision():
     A 002 that omits decision applies the effective one (the human's, else the 001's).
     """
     agg = gate_with(fr(CREATED, decision="reject"), fr(APPLIED))
-    assert agg.applied_decision == "reject"
+    assert agg.state.applied_decision == "reject"
 
 
 def test_nothing_to_apply_without_a_decision():
@@ -192,7 +192,7 @@ def test_a_legacy_level_binds_as_hybrid():
     """
     agg = gate_with(fr(CREATED, level="HYBRID", decision="approve", confidence=0.85))
     agg.record(fr(SIGNED, level="SUPERVISED"))
-    assert agg.signed
+    assert agg.state.signed
 
 
 def test_002_decision_must_equal_the_effective_decision():
@@ -327,7 +327,7 @@ def test_locked_halt_is_a_recorded_reject_or_defer_then_002(gate, closing):
     2.6.8.12.6.1: record a reject/defer decision and halt; cloud escalation denied (11.1.7.3).
     """
     agg = gate_with(fr(CREATED, gate=gate, level="LOCKED", decision=closing, confidence=0.1))
-    assert agg.is_halt
+    assert agg.state.is_halt
     refuse(agg, fr(SIGNED, gate=gate, level="LOCKED"), LedgerError)
     agg.record(fr(APPLIED, gate=gate, level="LOCKED", decision=closing))
     assert agg.status == Status.HALTED
@@ -343,7 +343,7 @@ def test_locked_auto_approves_exactly_where_autonomous_would():
         fr(APPLIED, level="LOCKED", decision="approve"),
     )
     assert agg.status == Status.AUTO_APPROVED
-    assert not agg.is_halt
+    assert not agg.state.is_halt
 
 
 @given(

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger._checkpoint import (
+from ledger.errors import CheckpointError
+from ledger.trust.checkpoint import (
     Checkpoint,
-    CheckpointError,
     SigningKey,
     VerifierKey,
     open_note,
     sign,
 )
-from ledger._merkle import (
+from ledger.trust.merkle import (
     EMPTY_ROOT,
     Frontier,
     MerkleTree,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,9 +34,14 @@ from eventsourcing.sqlite import (
     SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
+    SQLiteFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 
-__all__ = ["GovSQLiteRecorder"]
+from ledger._time import utc_text
+from ledger.stores import SqlDialect
+
+__all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory"]
 
 _IN_CHUNK = 500
 #: Prepared statements kept per connection. The library opens its connections with
@@ -50,11 +54,6 @@ _STATEMENT_CACHE = 128  # SQLite's default limit is 32766 host parameters; stay 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _utc_now() -> str:
-    # Fixed width (microseconds, Z), so text order is time order.
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _StatementCachingPool(SQLiteConnectionPool):
@@ -93,11 +92,17 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
     Inserts a whole batch with ``executemany`` and keeps the event_id index.
     """
 
+    dialect = SqlDialect(placeholder="?", bytes_type="BLOB")
+    pushes = False  # SQLite has no notifications: readers poll
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        # Connections opened from here on keep their prepared statements (see the pool).
-        if type(datastore.pool) is SQLiteConnectionPool:
-            datastore.pool.__class__ = _StatementCachingPool
         super().__init__(datastore, events_table_name)
+
+    def transaction(self, *, commit: bool) -> Any:
+        """
+        A cursor in one transaction on the store's database.
+        """
+        return self.datastore.transaction(commit=commit)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -141,7 +146,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 for position, s in enumerate(stored_events, start=first)
             ],
         )
-        c.execute("INSERT INTO govledger_commits VALUES (?,?)", (last, _utc_now()))
+        c.execute("INSERT INTO govledger_commits VALUES (?,?)", (last, utc_text()))
         return list(range(first, last + 1))
 
     def position_at(self, moment: str) -> int:
@@ -215,6 +220,24 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                     oid = UUID(row[0])
                     out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
         return out
+
+
+class SQLiteStoreFactory(SQLiteFactory):
+    """
+    The library's SQLite factory, building the ledger's recorder on connections that keep
+    their prepared statements.
+    """
+
+    application_recorder_class = GovSQLiteRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        library_pool = self.datastore.pool
+        # The library's datastore always builds its own pool; no connection is open yet.
+        self.datastore.pool = _StatementCachingPool(
+            db_name=library_pool.db_name, lock_timeout=library_pool.lock_timeout
+        )
+        library_pool.close()
 
 
 def _uuid_bytes(event_id: str) -> bytes:

@@ -32,9 +32,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledger.errors import CheckpointError
+
 __all__ = [
     "Checkpoint",
-    "CheckpointError",
     "SigningKey",
     "VerifierKey",
     "open_note",
@@ -46,12 +47,6 @@ _DASH: Final = "\u2014"
 _PRIVATE_PREFIX: Final = "PRIVATE+KEY+"
 _MAX_SIGNATURES: Final = 16
 _TIME_LINE: Final = re.compile(r"time [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z")
-
-
-class CheckpointError(ValueError):
-    """
-    A checkpoint or key that is malformed, or not signed by the trusted key.
-    """
 
 
 def _key_id(name: str, public: bytes) -> bytes:

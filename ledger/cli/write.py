@@ -1,4 +1,4 @@
-"""Write-side subcommands: validate, ingest, events, show, demo."""
+"""Write-side verbs: validate, ingest, events, show, demo."""
 
 from __future__ import annotations
 
@@ -13,9 +13,14 @@ from typing import IO, Any
 
 import orjson
 
-from ledger.application import ACCEPTED, DUPLICATE, GovernanceLedger
-from ledger.config import LedgerConfig
+from ledger.application import ACCEPTED, DUPLICATE
+from ledger.bootstrap import Runtime
+from ledger.cli import output
+from ledger.cli._progress import progress
+from ledger.errors import ConfigurationError, InputUnavailableError
+from ledger.events import canonical_bytes
 from ledger.ingest import LineResult, bulk_gc, ingest_lines, validate_lines
+from ledger.trust import autoseal
 
 __all__ = ["register"]
 
@@ -59,8 +64,8 @@ def _input(name: str) -> Iterator[IO[bytes]]:
     try:
         handle = Path(name).open("rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        print(f"govledger: cannot read {name}: {exc.strerror}", file=sys.stderr)
-        raise SystemExit(2) from None
+        msg = f"cannot read {name}: {exc.strerror}"
+        raise InputUnavailableError(msg, field="file", rule="readable") from None
     with handle:
         yield handle
 
@@ -87,29 +92,30 @@ def _status(counts: Counter[str]) -> int:
     return 1 if counts["rejected"] else 0
 
 
-def _validate(args: argparse.Namespace, _config: LedgerConfig) -> int:
+def _validate(args: argparse.Namespace, runtime: Runtime) -> int:
     with _input(args.file) as handle:
-        return _status(_write_results(validate_lines(_lines(handle))))
+        return _status(_write_results(validate_lines(_lines(handle), runtime.policy)))
 
 
-def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
-    if args.batch_size is not None:
-        if args.batch_size < 1:
-            print("govledger: --batch-size must be at least 1", file=sys.stderr)
-            return 2
-        from dataclasses import replace  # noqa: PLC0415
-
-        config = replace(config, batch_size=args.batch_size)
-    started = time.perf_counter()
-    with _input(args.file) as handle, GovernanceLedger(config) as ledger, bulk_gc():
-        from ledger._cli_seal import sealing  # noqa: PLC0415 - seals every N events and at the end
-        from ledger._progress import progress  # noqa: PLC0415
-
-        results = progress(
-            sealing(ledger, config, ingest_lines(ledger, _lines(handle))),
-            enabled=not args.quiet and sys.stderr.isatty(),
+def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
+    if args.batch_size is not None and args.batch_size < 1:
+        msg = "--batch-size must be at least 1"
+        raise ConfigurationError(msg, field="batch_size", rule="minimum")
+    # Before anything is stored: a misconfigured key must not silently leave a run unsealed.
+    key = runtime.signing_key()
+    if key is None and not runtime.config.is_memory:
+        print(
+            "govledger ingest: no signing key, the store is not sealed "
+            "(run govledger keygen, or set GOVLEDGER_SIGNING_KEY)",
+            file=sys.stderr,
         )
-        counts = _write_results(results, show=not args.no_results)
+    started = time.perf_counter()
+    with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
+        results = ingest_lines(ledger, _lines(handle), batch_size=args.batch_size)
+        if key is not None:
+            results = autoseal(ledger, key, results, every=runtime.config.seal_every)
+        shown = progress(results, enabled=not args.quiet and sys.stderr.isatty())
+        counts = _write_results(shown, show=not args.no_results)
     elapsed = max(time.perf_counter() - started, 1e-9)
     if not args.quiet:
         total = counts[ACCEPTED] + counts[DUPLICATE] + counts["rejected"]
@@ -127,14 +133,12 @@ def _ingest(args: argparse.Namespace, config: LedgerConfig) -> int:
     return _status(counts)
 
 
-def _events(args: argparse.Namespace, config: LedgerConfig) -> int:
+def _events(args: argparse.Namespace, runtime: Runtime) -> int:
     out = sys.stdout.buffer
-    with GovernanceLedger(config) as ledger:
+    with runtime.ledger() as ledger:
         if args.decision_id:
             agg = ledger.gate(args.decision_id)
             for fr in agg.history if agg is not None else []:
-                from ledger.events import canonical_bytes  # noqa: PLC0415
-
                 out.write(canonical_bytes(fr) + b"\n")
         else:
             for _, state in ledger.stored_events():
@@ -143,11 +147,11 @@ def _events(args: argparse.Namespace, config: LedgerConfig) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace, config: LedgerConfig) -> int:
-    with GovernanceLedger(config) as ledger:
+def _show(args: argparse.Namespace, runtime: Runtime) -> int:
+    with runtime.ledger() as ledger:
         record = ledger.decision(args.decision_id)
     if record is None:
-        print(f"govledger: no decision {args.decision_id!r} in the store", file=sys.stderr)
+        output.say(f"no decision {args.decision_id!r} in the store")
         return 1
     sys.stdout.buffer.write(
         orjson.dumps(record.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
@@ -155,10 +159,10 @@ def _show(args: argparse.Namespace, config: LedgerConfig) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace, config: LedgerConfig) -> int:
+def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
     from ledger.demo import run_demo  # noqa: PLC0415
 
-    with GovernanceLedger(config) as ledger:
+    with runtime.ledger() as ledger:
         report = run_demo(ledger, work_packets=args.work_packets, seed=args.seed)
     print(report)
     return 0

@@ -54,8 +54,6 @@ def eventsourcing_env(url: str, defaults: Mapping[str, str] = _NO_DEFAULTS) -> d
     query = dict(parse_qsl(parts.query))
     user = unquote(parts.username) if parts.username else defaults.get("PGUSER", "postgres")
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "ledger._pgstore:GovPostgresRecorder",
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/"))
         or defaults.get("PGDATABASE", "postgres"),
         "POSTGRES_HOST": parts.hostname or defaults.get("PGHOST", "127.0.0.1"),

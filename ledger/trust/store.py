@@ -21,18 +21,13 @@ from typing import Any, Final
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from ledger.errors import StoreError
+from ledger.errors import StaleSealError, StoreError
+from ledger.stores import EventStore
 
-__all__ = ["CheckpointRow", "CheckpointStore", "LeafRow", "StaleSealError"]
+__all__ = ["CheckpointRow", "CheckpointStore", "LeafRow"]
 
 CHECKPOINTS: Final = "govledger_checkpoints"
 LEAVES: Final = "govledger_leaves"
-
-
-class StaleSealError(Exception):
-    """
-    Another process sealed first (the ``seq`` or a leaf index is taken): read again and retry.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,35 +66,25 @@ class CheckpointStore:
     The checkpoint and leaf tables in the ledger's own database.
     """
 
-    def __init__(self, datastore: Any, label: str) -> None:
-        self._datastore = datastore
+    def __init__(self, store: EventStore, label: str) -> None:
+        self._store = store
         self._label = label
-        schema = getattr(datastore, "schema", None)
-        if schema is not None:  # PostgreSQL
-            quoted = '"' + str(schema).replace('"', '""') + '"'
-            self._checkpoints, self._leaves = f"{quoted}.{CHECKPOINTS}", f"{quoted}.{LEAVES}"
-            self._p, self._bytes = "%s", "BYTEA"
-            self._exists_sql = "SELECT to_regclass(%s) IS NOT NULL"
-            self._exists_arg = f"{quoted}.{CHECKPOINTS}"
-        else:  # SQLite
-            self._checkpoints, self._leaves = CHECKPOINTS, LEAVES
-            self._p, self._bytes = "?", "BLOB"
-            self._exists_sql = (
-                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type='table' AND name=?"
-            )
-            self._exists_arg = CHECKPOINTS
+        dialect = store.dialect
+        self._checkpoints, self._leaves = dialect.table(CHECKPOINTS), dialect.table(LEAVES)
+        self._p, self._bytes = dialect.placeholder, dialect.bytes_type
+        self._exists_sql, self._exists_args = dialect.exists(CHECKPOINTS)
 
     @classmethod
     def of(cls, ledger: Any) -> CheckpointStore:
         """
         The checkpoint store of a ``GovernanceLedger``.
         """
-        return cls(ledger.recorder.datastore, ledger.config.store_label)
+        return cls(ledger.store, ledger.config.store_label)
 
     @contextmanager
     def _transaction(self, *, commit: bool, doing: str) -> Iterator[Any]:
         try:
-            with self._datastore.transaction(commit=commit) as cursor:
+            with self._store.transaction(commit=commit) as cursor:
                 yield cursor
         except IntegrityError as exc:
             raise StaleSealError(str(exc)) from None
@@ -127,7 +112,7 @@ class CheckpointStore:
             )
 
     def _exists(self, c: Any) -> bool:
-        c.execute(self._exists_sql, [self._exists_arg])
+        c.execute(self._exists_sql, self._exists_args)
         return bool(_values(c.fetchone())[0])
 
     def checkpoints(self) -> list[CheckpointRow]:

@@ -34,12 +34,13 @@ from eventsourcing.persistence import (
     PersistenceError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StoreError
+from ledger.stores import SqlDialect
 
-__all__ = ["GovPostgresRecorder"]
+__all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -96,6 +97,8 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
     Inserts a batch in one statement and keeps the event_id index, like ``GovSQLiteRecorder``.
     """
 
+    pushes = True  # LISTEN/NOTIFY wakes subscribers as soon as a batch commits
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         try:
             super().__init__(datastore, events_table_name=events_table_name)
@@ -106,6 +109,14 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         events = Identifier(self.events_table_name)
         ids = Identifier(EVENT_IDS_TABLE)
+        quoted = '"' + self.datastore.schema.replace('"', '""') + '"'
+        self.dialect = SqlDialect(
+            placeholder="%s",
+            bytes_type="bytea",
+            prefix=f"{quoted}.",
+            exists_sql="SELECT to_regclass(%s) IS NOT NULL",
+            exists_qualified=True,
+        )
         # NOTIFY channels are per database, not per schema: two ledgers in two schemas of
         # one database must not wake each other's subscribers.
         self.channel_name = f"{self.datastore.schema}.{self.events_table_name}"[
@@ -140,6 +151,11 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             "AND s.originator_version = i.originator_version "
             "WHERE i.event_id = ANY(%s::text[])"
         ).format(schema=schema, events=events, ids=ids)
+        self.select_states_statement = SQL(
+            "SELECT notification_id, state FROM {schema}.{events} "
+            "WHERE notification_id >= %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(schema=schema, events=events)
         self.select_events_many_statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
@@ -266,6 +282,24 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 )
         return out
 
+    @_connection_errors("reading events in store order")
+    def select_states(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """
+        (position, state) from ``start`` on, at most ``limit``, up to ``stop`` (inclusive).
+        """
+        last = (1 << 63) - 1 if stop is None else stop
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_states_statement, (start, last, limit), prepare=True)
+            return [(int(row["notification_id"]), bytes(row["state"])) for row in curs.fetchall()]
+
+    def transaction(self, *, commit: bool) -> Any:
+        """
+        A cursor in one transaction on the store's database.
+        """
+        return self.datastore.transaction(commit=commit)
+
     @_connection_errors("finding a position by time")
     def position_at(self, moment: str) -> int:
         """
@@ -275,3 +309,11 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self.position_at_statement, (moment,))
             row = curs.fetchone()
         return int(row["position"] or 0) if row else 0
+
+
+class PostgresStoreFactory(PostgresFactory):
+    """
+    The library's PostgreSQL factory, building the ledger's recorder.
+    """
+
+    application_recorder_class = GovPostgresRecorder

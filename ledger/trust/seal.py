@@ -20,20 +20,28 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
-from ledger._checkpoint import Checkpoint, CheckpointError, SigningKey, VerifierKey, open_note, sign
-from ledger._checkpoint_store import CheckpointRow, CheckpointStore, LeafRow, StaleSealError
-from ledger._merkle import Frontier, MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from ledger._time import utc_text
+from ledger.errors import CheckpointError, SealError, StaleSealError
 from ledger.events import canonical_bytes
+from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
+from ledger.trust.merkle import (
+    Frontier,
+    MerkleTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
 
 __all__ = [
     "PROOF_FORMAT",
     "Problem",
     "VerifyReport",
+    "autoseal",
     "check_proof",
     "prove",
     "seal",
@@ -44,16 +52,6 @@ PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
 #: Leaves per checkpoint when a long unsealed backlog is sealed (bounds seal's memory).
 _SEAL_CHUNK: Final = 500_000
 _RETRIES: Final = 5
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class SealError(RuntimeError):
-    """
-    The store cannot be sealed honestly (its last checkpoint does not match its own tree edge).
-    """
 
 
 def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
@@ -107,7 +105,7 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
             break
     if not leaves and last is not None:
         return None
-    sealed_at = _now()
+    sealed_at = utc_text()
     checkpoint = Checkpoint(key.name, frontier.size, frontier.root(), sealed_at)
     row = CheckpointRow(
         seq=seq,
@@ -120,6 +118,27 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
     )
     store.append(row, leaves)
     return row if leaves else None
+
+
+def autoseal(
+    ledger: Any, key: SigningKey, results: Iterable[Any], *, every: int = 0
+) -> Iterator[Any]:
+    """
+    Pass ingest results through; seal every ``every`` accepted events (0: never) and at the end.
+
+    Results are yielded after their batch committed, so every sealed event is one
+    that was acknowledged. A failed seal raises ``SealError`` (or ``StoreError``):
+    the events before it are stored and were acknowledged; only the checkpoint is missing.
+    """
+    since = 0
+    for result in results:
+        yield result
+        if result.status == "accepted":
+            since += 1
+            if every and since >= every:
+                seal(ledger, key)
+                since = 0
+    seal(ledger, key)
 
 
 # --- verification ---------------------------------------------------------------------------

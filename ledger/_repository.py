@@ -1,0 +1,128 @@
+"""Decisions as the store holds them: loads, a bounded cache, event-id lookups, store errors.
+
+The library's ``Repository.get`` reads one aggregate per round trip; judging a
+batch of 1,000 events needs the decisions of all of them at once, so
+``DecisionRepository.load`` reads many in one query and replays each through
+the same mapper and the same ``mutate`` as the library does
+(``tests/integration/test_repository.py`` checks the two agree). Every store
+failure becomes a ``StoreError`` here, through ``store_errors``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
+
+from ledger.errors import StoreError
+from ledger.gate import GateEvaluation
+from ledger.stores import EventStore
+
+__all__ = ["DecisionRepository", "store_errors"]
+
+#: Closed decisions kept for quick reads right after they close.
+_CLOSED_KEPT: Final = 1024
+
+
+@contextmanager
+def store_errors(label: str, doing: str, *, nothing_stored: bool = False) -> Iterator[None]:
+    """
+    A library persistence error inside becomes ``StoreError`` naming the store.
+
+    ``IntegrityError`` passes through: it means another writer got there first, and
+    the caller judges its batch again.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except PersistenceError as exc:
+        tail = "; nothing in this batch was stored" if nothing_stored else ""
+        raise StoreError(
+            f"could not {doing} the event store {label}: {exc}{tail}", rule="store"
+        ) from None
+
+
+class DecisionRepository:
+    """
+    Loads decisions (many per round trip) and keeps recent ones between batches.
+
+    Open decisions may still receive events; closed ones (after their 002) only
+    refusals, so few of them are kept: memory stays flat on long streams.
+    """
+
+    def __init__(self, store: EventStore, mapper: Mapper[UUID], label: str, capacity: int) -> None:
+        self._store = store
+        self._mapper = mapper
+        self._label = label
+        self._capacity = capacity
+        self._open: OrderedDict[UUID, GateEvaluation] = OrderedDict()
+        self._closed: OrderedDict[UUID, GateEvaluation] = OrderedDict()
+
+    def load(self, oids: Iterable[UUID], *, cached: bool = True) -> dict[UUID, GateEvaluation]:
+        """
+        Current aggregates for ``oids`` (absent ones are new decisions), cache first.
+
+        Cached aggregates are returned themselves, not copies: only the batch judge
+        may change them, and it forgets them if its batch fails. The cache only speeds
+        up writes: a stale entry (another process appended) makes the insert collide
+        on (aggregate, version), and the batch is judged again from the store. Reads
+        for callers pass ``cached=False`` and so get aggregates of their own.
+        """
+        found: dict[UUID, GateEvaluation] = {}
+        missing: list[UUID] = []
+        for oid in oids:
+            hit = (self._open.get(oid) or self._closed.get(oid)) if cached else None
+            if hit is None:
+                missing.append(oid)
+            else:
+                found[oid] = hit
+        if missing:
+            with store_errors(self._label, "read"):
+                stored = self._store.select_events_many(missing)
+            for oid, rows in stored.items():
+                aggregate: Any = None
+                for row in rows:
+                    # What the library's Repository does for each stored event.
+                    aggregate = self._mapper.to_domain_event(row).mutate(aggregate)  # type: ignore[attr-defined]
+                found[oid] = aggregate
+        return found
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """
+        The stored bytes of each of ``event_ids`` (lower case) that is stored already.
+        """
+        if not event_ids:
+            return {}
+        with store_errors(self._label, "read"):
+            return self._store.find_event_ids(event_ids)
+
+    def remember(self, oid: UUID, aggregate: GateEvaluation) -> None:
+        """
+        Keep ``aggregate`` for the next batch (bounded, least recently used first out).
+        """
+        if not aggregate.state.closed:
+            cache, bound = self._open, self._capacity
+        else:
+            self._open.pop(oid, None)
+            cache, bound = self._closed, _CLOSED_KEPT
+        cache[oid] = aggregate
+        cache.move_to_end(oid)
+        while len(cache) > bound:
+            cache.popitem(last=False)
+
+    def forget(self, oids: Iterable[UUID] | None = None) -> None:
+        """
+        Drop cached decisions (all of them by default): the store is read again for them.
+        """
+        if oids is None:
+            self._open.clear()
+            self._closed.clear()
+            return
+        for oid in oids:
+            self._open.pop(oid, None)
+            self._closed.pop(oid, None)

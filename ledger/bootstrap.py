@@ -1,0 +1,76 @@
+"""The composition root: ``bootstrap(config)`` wires the ledger, its keys and its projection.
+
+Entry points (the CLI, and the HTTP and MCP servers) ask the ``Runtime`` it
+returns for what they need; nothing else constructs a ``GovernanceLedger``, reads
+a key file or opens the projection. Everything is built when first asked for,
+so a verb that only validates events never opens a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ledger.application import GovernanceLedger
+from ledger.config import LedgerConfig
+from ledger.policy import BUILTIN, GatePolicy
+from ledger.trust import SigningKey, VerifierKey, load_signing_key, trusted_key
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["Runtime", "bootstrap"]
+
+_UNLOADED = object()
+
+
+@dataclass
+class Runtime:
+    """
+    The wired application: configuration, gate policy, and factories for what uses them.
+    """
+
+    config: LedgerConfig
+    policy: GatePolicy = BUILTIN
+    _signing_key: object = field(default=_UNLOADED, repr=False)
+
+    @contextmanager
+    def ledger(self) -> Iterator[GovernanceLedger]:
+        """
+        The ledger on the configured store, closed when the block ends.
+        """
+        with GovernanceLedger(self.config, policy=self.policy) as ledger:
+            yield ledger
+
+    def signing_key(self) -> SigningKey | None:
+        """
+        The configured signing key (``KeyUnusableError`` if it is named but unusable).
+        """
+        if self._signing_key is _UNLOADED:
+            self._signing_key = load_signing_key(self.config)
+        key = self._signing_key
+        assert key is None or isinstance(key, SigningKey)  # noqa: S101 - set just above
+        return key
+
+    def trusted_key(self, given: str | None = None) -> VerifierKey:
+        """
+        The key checkpoints are checked against: ``given`` (a file) or the store's own.
+        """
+        return trusted_key(self.config, given)
+
+    def projection(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """
+        The DuckDB projection file, opened for as short a time as the caller needs it.
+        """
+        from projections import open_projection  # noqa: PLC0415 - the read side, when asked
+
+        return open_projection(self.config.projection, read_only=read_only)
+
+
+def bootstrap(config: LedgerConfig | None = None, *, policy: GatePolicy | None = None) -> Runtime:
+    """
+    The runtime for ``config`` (default: ``LedgerConfig.from_env()``).
+    """
+    return Runtime(config or LedgerConfig.from_env(), policy or BUILTIN)

@@ -1,0 +1,292 @@
+"""Read-side verbs: project, audit, query, replay, export.
+
+DuckDB allows one writing process or many readers, so each command opens the
+projection file as late and closes it as early as it can; ``query`` opens it
+read-only and never catches up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+import projections
+from ledger import _time
+from ledger.application import GovernanceLedger
+from ledger.bootstrap import Runtime
+from ledger.cli.output import FORMATS, render, say
+from projections import ProjectionError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """
+    Add the read-side subcommands to ``sub``.
+    """
+    p = sub.add_parser("project", help="catch the DuckDB projection up with the store")
+    p.add_argument("--follow", action="store_true", help="keep catching up until Ctrl-C/SIGTERM")
+    p.add_argument(
+        "--interval", type=float, default=0.5, help="seconds between polls with --follow"
+    )
+    p.add_argument("--rebuild", action="store_true", help="drop the tables and replay everything")
+    p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
+    p.set_defaults(handler=_duckdb_errors(_project))
+
+    p = sub.add_parser("audit", help="an audit report (catches up first)")
+    p.add_argument(
+        "report",
+        choices=sorted(projections.REPORTS),
+        metavar="REPORT",
+        help="one of: " + ", ".join(sorted(projections.REPORTS)),
+    )
+    p.add_argument("argument", nargs="?", help="TARGET_REF for `audit target`")
+    _format_option(p)
+    p.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="report what the projection holds without reading the store",
+    )
+    p.set_defaults(handler=_duckdb_errors(_audit))
+
+    p = sub.add_parser("query", help="read-only SQL over the projection")
+    p.add_argument("sql")
+    _format_option(p)
+    p.set_defaults(handler=_duckdb_errors(_query))
+
+    p = sub.add_parser("replay", help="build a projection as of a moment")
+    p.add_argument(
+        "--as-of",
+        required=True,
+        type=_moment,
+        metavar="RFC3339",
+        help="e.g. 2026-02-19T15:00:00Z (a time zone is required)",
+    )
+    p.add_argument("--to", required=True, metavar="FILE", help="DuckDB file to (re)build")
+    p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
+    p.set_defaults(handler=_duckdb_errors(_replay))
+
+    p = sub.add_parser("export", help="write each projection table as Parquet")
+    p.add_argument("--parquet", required=True, metavar="DIR")
+    p.add_argument("--no-catch-up", action="store_true")
+    p.set_defaults(handler=_duckdb_errors(_export))
+
+
+def _duckdb_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Any:
+    """
+    A DuckDB failure becomes a ledger error (one JSON line, an exit status), not a traceback.
+    """
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace, runtime: Runtime) -> int:
+        try:
+            return handler(args, runtime)
+        except duckdb.Error as exc:
+            raise ProjectionError(
+                f"the projection {runtime.config.projection} failed: {exc}. A file written by an "
+                "older layout is rebuilt with `govledger project --rebuild`",
+                rule="projection",
+            ) from None
+
+    return run
+
+
+def _format_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (aligned, default), json (array of row objects) or csv",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = "must be at least 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.upper())  # 3.11 reads Z as UTC
+    except ValueError:
+        msg = f"not an RFC 3339 moment: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if moment.tzinfo is None:
+        msg = f"{text!r} has no time zone (add Z or +hh:mm)"
+        raise argparse.ArgumentTypeError(msg)
+    return moment
+
+
+# --- project ----------------------------------------------------------------------
+
+
+class _StopFlag:
+    """
+    Set by SIGTERM/SIGINT; the follower finishes its committed batch and exits.
+    """
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.wakeups: projections.Wakeups | None = None
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.stopped = True
+        if self.wakeups is not None:
+            self.wakeups.wake()
+
+
+def _project(args: argparse.Namespace, runtime: Runtime) -> int:
+    with runtime.ledger() as ledger:
+        if args.follow:
+            return _follow(args, runtime, ledger)
+        con = runtime.projection()
+        try:
+            if args.rebuild:
+                done = projections.rebuild(ledger, con, batch_size=args.batch_size)
+            else:
+                done = projections.catch_up(ledger, con, batch_size=args.batch_size)
+        finally:
+            con.close()
+    say(
+        f"project: applied {done.events} events (position {done.start} -> {done.end}) "
+        f"to {runtime.config.projection}"
+    )
+    return 0
+
+
+def _follow(args: argparse.Namespace, runtime: Runtime, ledger: GovernanceLedger) -> int:
+    flag = _StopFlag()
+    previous = {s: signal.signal(s, flag.handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    where = runtime.config.projection
+    try:
+        con = runtime.projection()
+        try:
+            if args.rebuild:
+                projections.drop_tables(con)
+                projections.create_tables(con)
+            after = projections.position(con)
+        finally:
+            con.close()
+        wakeups = projections.Wakeups(ledger, after)
+        flag.wakeups = wakeups
+        how = "store pushes" if wakeups.pushed else f"polling every {args.interval}s"
+        say(f"project --follow: from position {after} into {where} ({how})")
+
+        def progress(done: projections.CatchUp) -> None:
+            say(f"project: applied {done.events} events (position {done.start} -> {done.end})")
+
+        try:
+            total = projections.follow(
+                ledger,
+                runtime.projection,
+                interval=args.interval,
+                batch_size=args.batch_size,
+                should_stop=flag,
+                on_progress=progress,
+                wakeups=wakeups,
+            )
+        finally:
+            wakeups.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    say(f"project --follow: stopped; applied {total} events")
+    return 0
+
+
+# --- audit, query, export -----------------------------------------------------------
+
+
+def _open_caught_up(runtime: Runtime, *, catch_up: bool) -> Any:
+    """
+    The projection, caught up with the store first unless told not to or frozen (as-of).
+    """
+    if not catch_up:
+        return runtime.projection(read_only=True)
+    con = runtime.projection()
+    try:
+        frozen = projections.cut(con)
+        if frozen is not None:
+            say(
+                f"{runtime.config.projection} is an as-of replay (cut at position {frozen[1]}, "
+                f"{frozen[0]}); reporting it as it is"
+            )
+            return con
+        with runtime.ledger() as ledger:
+            projections.catch_up(ledger, con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _audit(args: argparse.Namespace, runtime: Runtime) -> int:
+    report = projections.REPORTS[args.report]
+    if report.argument is not None and args.argument is None:
+        say(f"audit {args.report} needs {report.argument}")
+        return 2
+    if report.argument is None and args.argument is not None:
+        say(f"audit {args.report} takes no argument")
+        return 2
+    con = _open_caught_up(runtime, catch_up=not args.no_catch_up)
+    try:
+        result = projections.run_report(con, args.report, args.argument)
+    finally:
+        con.close()
+    render(result.columns, result.rows, args.format)
+    return 0
+
+
+def _query(args: argparse.Namespace, runtime: Runtime) -> int:
+    con = runtime.projection(read_only=True)
+    try:
+        result = projections.run_query(con, args.sql)
+    finally:
+        con.close()
+    render(result.columns, result.rows, args.format)
+    return 0
+
+
+def _export(args: argparse.Namespace, runtime: Runtime) -> int:
+    con = _open_caught_up(runtime, catch_up=not args.no_catch_up)
+    try:
+        counts = projections.export_parquet(con, args.parquet)
+    finally:
+        con.close()
+    shown = ", ".join(f"{name} {n}" for name, n in counts.items())
+    say(f"export: wrote {len(counts)} Parquet files to {args.parquet} (rows: {shown})")
+    return 0
+
+
+def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
+    if Path(args.to).resolve() == Path(runtime.config.projection).resolve():
+        say(
+            f"replay: {args.to} is the live projection; an as-of replay is frozen at its "
+            "cut, so write it to another file"
+        )
+        return 2
+    with runtime.ledger() as ledger:
+        done = projections.replay_as_of(ledger, args.to, args.as_of, batch_size=args.batch_size)
+        total = ledger.max_position()
+    sys.stdout.write(
+        f"replay: as of {_time.display(done.as_of)} the store had recorded {done.events} events "
+        f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
+    )
+    return 0

@@ -1,0 +1,168 @@
+"""Tamper-evidence verbs: keygen, seal, verify, prove, verify-proof.
+
+Keys come from the runtime (``ledger.trust.keys`` says which key signs and
+which checks); every failure is a ``LedgerError`` the CLI prints as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.bootstrap import Runtime
+from ledger.cli import output
+from ledger.errors import CheckpointError, InputUnavailableError, KeyUnusableError
+from ledger.trust import (
+    CheckpointStore,
+    check_proof,
+    prove,
+    read_public_key,
+    seal,
+    verify,
+    write_key_pair,
+)
+
+__all__ = ["register"]
+
+_EXIT_FAILED = 1
+
+
+def register(sub: Any) -> None:
+    """
+    Add the tamper-evidence subcommands to ``sub``.
+    """
+    p = sub.add_parser("keygen", help="write an Ed25519 signing key for checkpoints")
+    p.add_argument("--name", help="key name and checkpoint origin (default: govledger/<store>)")
+    p.add_argument(
+        "--out", help="private key file (default: $GOVLEDGER_SIGNING_KEY or <store>.key)"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing key file")
+    p.set_defaults(handler=_keygen)
+
+    p = sub.add_parser("seal", help="append a signed checkpoint over the stored events")
+    p.add_argument("--out", help="also write the checkpoint note to this file")
+    p.set_defaults(handler=_seal)
+
+    p = sub.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
+    p.add_argument("--checkpoint", help="a checkpoint note the auditor kept")
+    p.add_argument("--key", help="trusted public key file (default: the store's key)")
+    p.add_argument(
+        "--require-sealed",
+        action="store_true",
+        help="also fail if any event is stored after the last checkpoint",
+    )
+    p.set_defaults(handler=_verify)
+
+    p = sub.add_parser("prove", help="inclusion proofs of a decision's events")
+    p.add_argument("decision_id")
+    p.add_argument("--key", help="trusted public key file (default: the store's key)")
+    p.set_defaults(handler=_prove)
+
+    p = sub.add_parser("verify-proof", help="check a proof offline (proof + events + public key)")
+    p.add_argument("proof", help="the JSON document `govledger prove` printed, or - for stdin")
+    p.add_argument("--key", required=True, help="trusted public key file")
+    p.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        help="a JSON Lines file of events that must be among the proven ones (repeatable)",
+    )
+    p.set_defaults(handler=_verify_proof)
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        msg = f"cannot read the {what} {path}: {exc.strerror}"
+        raise InputUnavailableError(msg, field=what, rule="readable") from None
+
+
+def _keygen(args: argparse.Namespace, runtime: Runtime) -> int:
+    files = write_key_pair(runtime.config, args.out, args.name, force=args.force)
+    print(files.public_text)
+    output.say(f"keygen: private key {files.private}, public key {files.public}")
+    return 0
+
+
+def _seal(args: argparse.Namespace, runtime: Runtime) -> int:
+    key = runtime.signing_key()
+    if key is None:
+        msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
+        raise KeyUnusableError(msg, field="key", rule="key")
+    with runtime.ledger() as ledger:
+        written = seal(ledger, key)
+        latest = CheckpointStore.of(ledger).latest()
+    assert latest is not None  # noqa: S101 - seal always leaves one
+    if written:
+        output.say(f"seal: checkpoint #{latest.seq}, tree size {latest.tree_size}")
+    else:
+        output.say(f"seal: nothing new since checkpoint #{latest.seq}")
+    sys.stdout.write(latest.note)
+    if args.out:
+        Path(args.out).write_text(latest.note, encoding="utf-8")
+    return 0
+
+
+def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
+    key = runtime.trusted_key(args.key)
+    external = None
+    if args.checkpoint:
+        try:
+            external = _read(args.checkpoint, "checkpoint").decode("utf-8")
+        except UnicodeDecodeError:
+            msg = f"the checkpoint file {args.checkpoint} is not UTF-8 text"
+            raise CheckpointError(msg, field="checkpoint", rule="utf-8") from None
+    with runtime.ledger() as ledger:
+        report = verify(ledger, key, external, require_sealed=args.require_sealed)
+    sys.stdout.buffer.write(report.to_json() + b"\n")
+    if report.ok:
+        return 0
+    first = report.problems[0]
+    where = (
+        ""
+        if first.position is None
+        else (
+            f" at store position {first.position}"
+            if first.exact
+            else f" at or after store position {first.position}"
+        )
+    )
+    output.say(f"verify: the store of {runtime.config.store_label} disagrees{where}: {first.what}")
+    return _EXIT_FAILED
+
+
+def _prove(args: argparse.Namespace, runtime: Runtime) -> int:
+    key = runtime.trusted_key(args.key)
+    with runtime.ledger() as ledger:
+        document = prove(ledger, key, args.decision_id)
+    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+def _verify_proof(args: argparse.Namespace, _runtime: Runtime) -> int:
+    key = read_public_key(Path(args.key))
+    raw = _read(args.proof, "proof")
+    events = [
+        line for name in args.event for line in _read(name, "event").splitlines() if line.strip()
+    ]
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        msg = "verify-proof: the proof is not JSON"
+        raise CheckpointError(msg, field="proof", rule="json") from None
+    problems = check_proof(document, key, events)
+    for problem in problems:
+        print(f"govledger verify-proof: {problem}", file=sys.stderr)
+    if problems:
+        return _EXIT_FAILED
+    count = len(document.get("proofs") or [])
+    print(f"ok: {count} event(s) of decision {document.get('decision_id')!r} are in the signed log")
+    return 0

@@ -1,0 +1,68 @@
+"""Tamper evidence: the store's events as an RFC 6962 Merkle tree, sealed by signed checkpoints.
+
+``seal`` appends an Ed25519-signed C2SP checkpoint over the events stored so far;
+``verify`` recomputes the tree and checks every checkpoint; ``prove`` builds
+inclusion proofs of a decision's events that ``check_proof`` checks offline with
+nothing but the proof, the events and the public key. Keys are read and written
+by ``keys``; the checkpoint and leaf tables live in the ledger's own store.
+"""
+
+from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
+from ledger.trust.keys import (
+    KeyFiles,
+    load_signing_key,
+    read_public_key,
+    trusted_key,
+    write_key_pair,
+)
+from ledger.trust.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    MerkleTree,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from ledger.trust.seal import (
+    PROOF_FORMAT,
+    Problem,
+    VerifyReport,
+    autoseal,
+    check_proof,
+    prove,
+    seal,
+    verify,
+)
+from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
+
+__all__ = [
+    "EMPTY_ROOT",
+    "PROOF_FORMAT",
+    "Checkpoint",
+    "CheckpointRow",
+    "CheckpointStore",
+    "Frontier",
+    "KeyFiles",
+    "LeafRow",
+    "MerkleTree",
+    "Problem",
+    "SigningKey",
+    "VerifierKey",
+    "VerifyReport",
+    "autoseal",
+    "check_proof",
+    "leaf_hash",
+    "load_signing_key",
+    "node_hash",
+    "open_note",
+    "prove",
+    "read_public_key",
+    "seal",
+    "sign",
+    "trusted_key",
+    "verify",
+    "verify_consistency",
+    "verify_inclusion",
+    "write_key_pair",
+]
