@@ -15,9 +15,7 @@ EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
 LEVELS = ["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED", "ASSISTED", "SUPERVISED"]
 GATES = ["SpecApproval", "RefinementSign", "ScopeChange", "CloudEscalation", "PolicyViolation"]
 
-_text_id = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40
-)
+_text_id = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 event_ids = st.uuids().filter(lambda u: u.int != 0).map(str)
 timestamps = st.datetimes(
     min_value=__import__("datetime").datetime(2000, 1, 1),
@@ -44,9 +42,7 @@ def valid_events(draw: st.DrawFn, event_type: str | None = None) -> dict[str, An
     optional = {
         "decision": st.sampled_from(["approve", "reject", "defer"]),
         "confidence": st.floats(min_value=0, max_value=1, allow_nan=False),
-        "rationale": st.text(
-            alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200
-        ),
+        "rationale": st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
         "evidence_refs": st.lists(st.from_regex(r"\Aartifact://[a-z0-9/._-]{1,30}\Z"), max_size=5),
         "wp_id": _text_id,
         "mt_id": _text_id,
@@ -122,9 +118,7 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
     spellings = [
         lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         lambda t: t.strftime("%Y-%m-%dt%H:%M:%S.%f000z"),
-        lambda t: t.astimezone(timezone(timedelta(hours=2))).strftime(
-            "%Y-%m-%dT%H:%M:%S.%f+02:00"
-        ),
+        lambda t: t.astimezone(timezone(timedelta(hours=2))).strftime("%Y-%m-%dT%H:%M:%S.%f+02:00"),
     ]
     out: list[dict[str, Any]] = []
     later: list[tuple[int, list[dict[str, Any]]]] = []
@@ -132,15 +126,28 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
     def fr(kind: str, base: dict[str, Any], actor: str, **fields: Any) -> dict[str, Any]:
         nonlocal clock
         clock += timedelta(milliseconds=rng.randint(1, 900))
-        event = {"type": kind, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                 "timestamp": rng.choice(spellings)(clock), "actor": actor, **base}
+        event = {
+            "type": kind,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "timestamp": rng.choice(spellings)(clock),
+            "actor": actor,
+            **base,
+        }
         event.update({k: v for k, v in fields.items() if v is not None})
         return event
 
     def answer(base: dict[str, Any], *, final: bool) -> list[dict[str, Any]]:
         verdict = rng.choice(["approve", "reject", "defer"])
-        events = [fr("gov_human_intervention_received", base, "human", decision=verdict,
-                     user_id=rng.choice(["alice", "bob", "carol"]), rationale="reviewed")]
+        events = [
+            fr(
+                "gov_human_intervention_received",
+                base,
+                "human",
+                decision=verdict,
+                user_id=rng.choice(["alice", "bob", "carol"]),
+                rationale="reviewed",
+            )
+        ]
         if final:
             events.append(fr("gov_decision_applied", base, "system", decision=verdict))
         return events
@@ -150,18 +157,28 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
         level = rng.choice(["FULL_HUMAN", "HYBRID", "AUTONOMOUS", "LOCKED", "SUPERVISED"])
         confidence = None if rng.random() < 0.1 else round(rng.random(), 3)
         model = rng.choice(["m-alpha", "m-beta", None])
-        base = {"decision_id": f"d-{seed}-{i}", "gate_type": gate,
-                "target_ref": f"WP-{i % 7}/MT-{i % 3}", "automation_level": level}
+        base = {
+            "decision_id": f"d-{seed}-{i}",
+            "gate_type": gate,
+            "target_ref": f"WP-{i % 7}/MT-{i % 3}",
+            "automation_level": level,
+        }
         if rng.random() < 0.5:
             base["wp_id"] = f"WP-{i % 7}"
         outcome = evaluate(gate, AutomationLevel.parse(level), confidence)
         proposed = rng.choice(["approve", "approve", "reject", "defer"])
         if outcome.verdict is Verdict.HALT:
             proposed = "reject" if gate in ("CloudEscalation", "PolicyViolation") else "defer"
-        created = fr("gov_decision_created", base, "agent", decision=proposed,
-                     confidence=confidence, model_id=model or "m-gamma",
-                     evidence_refs=[f"artifact://{i}/a"] if rng.random() < 0.5 else None,
-                     rationale="because")
+        created = fr(
+            "gov_decision_created",
+            base,
+            "agent",
+            decision=proposed,
+            confidence=confidence,
+            model_id=model or "m-gamma",
+            evidence_refs=[f"artifact://{i}/a"] if rng.random() < 0.5 else None,
+            rationale="because",
+        )
         out.append(created)
         if outcome.verdict is Verdict.HALT or (
             outcome.verdict is Verdict.AUTO and proposed != "approve"
@@ -171,8 +188,14 @@ def projection_workload(n_decisions: int, seed: int = 0) -> list[dict[str, Any]]
             out.append(fr("gov_auto_signature_created", base, "agent", model_id=model))
             out.append(fr("gov_decision_applied", base, "system", decision="approve"))
         else:
-            out.append(fr("gov_human_intervention_requested", base, "system",
-                          rationale=outcome.reason[:200]))
+            out.append(
+                fr(
+                    "gov_human_intervention_requested",
+                    base,
+                    "system",
+                    rationale=outcome.reason[:200],
+                )
+            )
             roll = rng.random()
             if roll < 0.3:
                 out.extend(answer(base, final=True))
