@@ -105,7 +105,6 @@ _RULE_TEXT: Final = {
     "maximum": "is above its maximum",
     "pattern": "does not match the required format",
     "format": "is not a real RFC 3339 date-time",
-    "no_credentials": "carries credential-like material (11.5.4: refs, not payloads)",
 }
 _BOUNDED_RULES: Final = frozenset({"maxLength", "maxItems", "minimum", "maximum", "enum"})
 
@@ -116,8 +115,7 @@ def shape_error(
     """
     An ``InvalidSchemaError`` naming the field and the rule, never echoing the value.
     """
-    # The only "not" in the schemas is the credential guard: name it for what it is.
-    rule = "no_credentials" if exc.rule == "not" else (exc.rule or "schema")
+    rule = exc.rule or "schema"
     field = (exc.name or "").removeprefix("data").lstrip(".")
     if rule == "required" and isinstance(data, dict):
         wanted = exc.rule_definition or []

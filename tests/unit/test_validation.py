@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from ledger import _schemas
 from ledger.errors import InvalidSchemaError, LedgerError, UnknownEventTypeError
 from ledger.validation import normalise
-from tests.strategies import mutated_events, valid_events
+from tests.strategies import FREE_TEXT_FIELDS, mutated_events, valid_events
+from tests.unit.test_guard import CREDENTIALS, LOOK_ALIKES
 
 VALID = {
     "type": "gov_decision_created",
@@ -27,6 +28,9 @@ VALID = {
     "rationale": "spec is complete",
     "evidence_refs": ["artifact://wp-1/report.md"],
 }
+
+
+LIST_FIELDS = ("wsids", "evidence_refs")
 
 
 def with_(**changes):
@@ -209,19 +213,51 @@ def test_an_event_is_a_json_object(not_an_object):
         "AIza" + "B" * 35,
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
         "password=hunter2hunter2",
+        *CREDENTIALS[::7],  # one of every few forms of the guard's own table
     ],
 )
-@pytest.mark.parametrize("field", ["rationale", "target_ref", "evidence_refs"])
+@pytest.mark.parametrize("field", FREE_TEXT_FIELDS)
 def test_credentials_are_refused_and_never_echoed(secret, field):
     """
-    11.5.4 and the work packet's risk map: events carry refs, not payloads or secrets.
+    11.5.4 and the work packet's risk map ("PII/data leakage ... events must be refs only"):
+    events carry refs, not payloads or secrets, in every string field the ledger stores.
     """
-    value = [f"see {secret}"] if field == "evidence_refs" else f"see {secret}"
+    value = ["ok-1", f"see {secret}"] if field in LIST_FIELDS else f"see {secret}"
     error = refused(with_(**{field: value}))
-    assert error.rule == "no_credentials"
-    assert error.field.startswith(field)
+    assert (error.code, error.rule, error.field) == ("invalid_schema", "no_credentials", field)
     assert secret not in error.message
+    assert secret not in str(error.as_dict())
     assert "credential" in error.message
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_are_accepted_in_every_field(text):
+    """
+    Refs, not payloads: words about secrets, hashes, ids and refs are stored as given.
+    """
+    for field in FREE_TEXT_FIELDS:
+        value = [text] if field in LIST_FIELDS else text
+        assert normalise(with_(**{field: value}))[field] == value
+
+
+@pytest.mark.parametrize("secret", ["password=hunter22", "ghp_" + "a" * 36, "AKIAIOSFODNN7EXAMPLE"])
+@pytest.mark.parametrize(
+    ("field", "rule"),
+    [
+        ("event_id", "pattern"),
+        ("timestamp", "pattern"),
+        ("actor", "enum"),
+        ("automation_level", "enum"),
+        ("decision", "enum"),
+    ],
+)
+def test_a_credential_in_a_constrained_field_is_refused_without_echo(secret, field, rule):
+    """
+    11.5.4: fields with a fixed format refuse a secret by their format; it is never echoed.
+    """
+    error = refused(with_(**{field: secret}))
+    assert (error.field, error.rule) == (field, rule)
+    assert secret not in error.message
 
 
 def test_a_lone_surrogate_is_refused_by_field():
