@@ -17,6 +17,7 @@ from typing import Any, Final
 import fastjsonschema
 import orjson
 
+from ledger import _guard
 from ledger.errors import InvalidSchemaError
 
 __all__ = [
@@ -114,9 +115,13 @@ def shape_error(
 ) -> InvalidSchemaError:
     """
     An ``InvalidSchemaError`` naming the field and the rule, never echoing the value.
+
+    An undeclared key is named, unless its name is credential-shaped (a key can carry a
+    secret as well as a value can): then it is shown as ``<redacted>``.
     """
     rule = exc.rule or "schema"
     field = (exc.name or "").removeprefix("data").lstrip(".")
+    text = _RULE_TEXT.get(rule, f"violates {rule}")
     if rule == "required" and isinstance(data, dict):
         wanted = exc.rule_definition or []
         missing = [k for k in wanted if k not in data]
@@ -124,8 +129,13 @@ def shape_error(
     elif rule == "additionalProperties" and isinstance(data, dict):
         allowed = set(load("gov_automation_event")["properties"])
         extra = sorted(str(k) for k in data if k not in allowed)
-        field = extra[0][:64] if extra else field
-    text = _RULE_TEXT.get(rule, f"violates {rule}")
+        # Name a key that can be shown; a credential-shaped one only as the placeholder.
+        shown = [k[:64] for k in extra if not _shows_credential(k)]
+        if shown:
+            field = shown[0]
+        elif extra:
+            field = _guard.REDACTED
+            text = f"{text}; its name carries credential-like material and is not shown"
     if rule in _BOUNDED_RULES and exc.rule_definition is not None:
         text = f"{text} ({rule} {exc.rule_definition})"
     return InvalidSchemaError(
@@ -134,6 +144,12 @@ def shape_error(
         rule=rule,
         event_type=event_type,
     )
+
+
+def _shows_credential(key: str) -> bool:
+    # The key in full and as it would be named (cut to 64 characters): either may be the
+    # one that reads as a credential.
+    return _guard.is_credential_shaped(key) or _guard.is_credential_shaped(key[:64])
 
 
 def check_finite(value: Any, field: str, event_type: str) -> None:

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
+from ledger._guard import redact
 from ledger.artifacts import DecisionRecord
 from ledger.config import LedgerConfig
 from ledger.errors import (
@@ -535,11 +536,11 @@ class GovernanceLedger(Application[UUID]):
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
-                f"decision_id {decision_id!r} does not exist: a human answers a recorded "
-                "decision (2.6.8.12.6.4)",
+                f"decision_id {redact(decision_id)!r} does not exist: a human answers a "
+                "recorded decision (2.6.8.12.6.4)",
                 field="decision_id",
                 rule="2.6.8.12.6.4",
-                decision_id=decision_id,
+                decision_id=redact(decision_id),
             )
         base = {
             "decision_id": decision_id,
@@ -658,11 +659,11 @@ class GovernanceLedger(Application[UUID]):
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
-                f"decision_id {decision_id!r} does not exist: every later event needs its "
-                "gov_decision_created first (2.6.8.12.6.4)",
+                f"decision_id {redact(decision_id)!r} does not exist: every later event needs "
+                "its gov_decision_created first (2.6.8.12.6.4)",
                 field="decision_id",
                 rule="2.6.8.12.6.4",
-                decision_id=decision_id,
+                decision_id=redact(decision_id),
             )
         return agg
 

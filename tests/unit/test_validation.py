@@ -260,6 +260,50 @@ def test_a_credential_in_a_constrained_field_is_refused_without_echo(secret, fie
     assert secret not in error.message
 
 
+@pytest.mark.parametrize(
+    "key", ["password=hunter22", "ghp_" + "a" * 36, "x" * 60 + " AKIAIOSFODNN7EXAMPLE"]
+)
+def test_an_undeclared_key_that_reads_as_a_credential_is_not_named(key):
+    """
+    Closed objects, 11.5.4: a key can carry a secret too; it is refused as undeclared and
+    shown only as a placeholder, never by name (not even cut to 64 characters).
+    """
+    error = refused(with_(**{key: "value"}))
+    assert (error.code, error.rule, error.field) == (
+        "invalid_schema",
+        "additionalProperties",
+        "<redacted>",
+    )
+    assert key not in error.message
+    assert "AKIA" not in error.message
+    assert "ghp_" not in error.message
+    assert "hunter" not in error.message
+
+
+def test_a_clean_undeclared_key_is_named_before_a_secret_one():
+    """
+    When an event has several undeclared keys, one that can be shown is the one named.
+    """
+    error = refused(with_(**{"password=hunter22": 1, "outcome": "approved"}))
+    assert error.field == "outcome"
+    assert "hunter22" not in error.message
+
+
+@pytest.mark.parametrize("secret", ["password=hunter22", "ghp_" + "a" * 36, "sk_live_" + "a" * 20])
+def test_an_unknown_type_that_reads_as_a_credential_is_not_echoed(secret):
+    """
+    11.5.7 and 11.5.4: an unknown type is named when it is short and printable, unless it
+    reads as a credential.
+    """
+    with pytest.raises(UnknownEventTypeError) as info:
+        normalise(with_(type=secret))
+    assert secret not in info.value.message
+    assert info.value.event_type == "<redacted>"
+    with pytest.raises(UnknownEventTypeError) as info:
+        normalise(with_(type="governance_decision"))
+    assert "'governance_decision'" in info.value.message
+
+
 def test_a_lone_surrogate_is_refused_by_field():
     """
     Events are UTF-8 JSON: a string with no UTF-8 form is invalid_schema, naming its field.
