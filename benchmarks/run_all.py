@@ -14,7 +14,7 @@ import argparse
 import importlib
 import importlib.util
 
-from benchmarks import _harness, command, ingest, memory
+from benchmarks import _harness, command, guard, ingest, memory
 
 __all__ = ["main"]
 
@@ -28,10 +28,12 @@ def main(argv: list[str] | None = None) -> None:
         ingest.main(["--events", "20000", "--repeats", "1"])
         command.main(["--decisions", "200", "--repeats", "1"])
         memory.main(["--events", "100000"])
+        guard.main(["--events", "5000", "--repeats", "1"])
     else:
         ingest.main([])
         command.main([])
         memory.main([])
+        guard.main([])
     # The read side's projection benchmark, once it has landed (issue 3).
     if importlib.util.find_spec("benchmarks.project") is not None:
         project = importlib.import_module("benchmarks.project")

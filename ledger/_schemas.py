@@ -16,7 +16,7 @@ from typing import Any, Final
 import fastjsonschema
 import orjson
 
-from ledger import _time
+from ledger import _guard, _time
 from ledger.errors import InvalidSchemaError
 from ledger.events import EVENT_TYPES
 
@@ -101,7 +101,6 @@ _RULE_TEXT: Final = {
     "maximum": "is above its maximum",
     "pattern": "does not match the required format",
     "format": "is not a real RFC 3339 date-time",
-    "no_credentials": "carries credential-like material (11.5.4: refs, not payloads)",
 }
 _BOUNDED_RULES: Final = frozenset({"maxLength", "maxItems", "minimum", "maximum", "enum"})
 
@@ -111,10 +110,13 @@ def shape_error(
 ) -> InvalidSchemaError:
     """
     An ``InvalidSchemaError`` naming the field and the rule, never echoing the value.
+
+    An undeclared key is named, unless its name is credential-shaped (a key can carry a
+    secret as well as a value can): then it is shown as ``<redacted>``.
     """
-    # The only "not" in the schemas is the credential guard: name it for what it is.
-    rule = "no_credentials" if exc.rule == "not" else (exc.rule or "schema")
+    rule = exc.rule or "schema"
     field = (exc.name or "").removeprefix("data").lstrip(".")
+    text = _RULE_TEXT.get(rule, f"violates {rule}")
     if rule == "required" and isinstance(data, dict):
         wanted = exc.rule_definition or []
         missing = [k for k in wanted if k not in data]
@@ -122,8 +124,13 @@ def shape_error(
     elif rule == "additionalProperties" and isinstance(data, dict):
         allowed = set(load("gov_automation_event")["properties"])
         extra = sorted(str(k) for k in data if k not in allowed)
-        field = extra[0][:64] if extra else field
-    text = _RULE_TEXT.get(rule, f"violates {rule}")
+        # Name a key that can be shown; a credential-shaped one only as the placeholder.
+        shown = [k[:64] for k in extra if not _shows_credential(k)]
+        if shown:
+            field = shown[0]
+        elif extra:
+            field = _guard.REDACTED
+            text = f"{text}; its name carries credential-like material and is not shown"
     if rule in _BOUNDED_RULES and exc.rule_definition is not None:
         text = f"{text} ({rule} {exc.rule_definition})"
     return InvalidSchemaError(
@@ -132,6 +139,12 @@ def shape_error(
         rule=rule,
         event_type=event_type,
     )
+
+
+def _shows_credential(key: str) -> bool:
+    # The key in full and as it would be named (cut to 64 characters): either may be the
+    # one that reads as a credential.
+    return _guard.is_credential_shaped(key) or _guard.is_credential_shaped(key[:64])
 
 
 def check_finite(value: Any, field: str, event_type: str) -> None:

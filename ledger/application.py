@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from ledger import _time, stores
 from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
+from ledger._guard import redact
 from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
 from ledger._repository import DecisionRepository, store_errors
 from ledger.artifacts import DecisionRecord
@@ -416,10 +417,10 @@ class GovernanceLedger(Application[UUID]):
         agg = self.gate(decision_id)
         if agg is None:
             raise SequenceViolationError(
-                f"decision_id {decision_id!r} does not exist: {why} (2.6.8.12.6.4)",
+                f"decision_id {redact(decision_id)!r} does not exist: {why} (2.6.8.12.6.4)",
                 field="decision_id",
                 rule="2.6.8.12.6.4",
-                decision_id=decision_id,
+                decision_id=redact(decision_id),
             )
         return agg
 

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, AggregateCreated
 from eventsourcing.utils import register_topic
 
 from ledger import _time
+from ledger._guard import REDACTED, is_credential_shaped
 from ledger.errors import InvalidSchemaError, UnknownEventTypeError
 from ledger.policy import BUILTIN, GatePolicy
 
@@ -206,6 +207,8 @@ def lookup(event_type: object) -> type[GovEvent]:
     except KeyError:
         pass
     shown = event_type if len(event_type) <= _ECHO_LIMIT and event_type.isprintable() else "<type>"
+    if shown == event_type and is_credential_shaped(event_type):
+        shown = REDACTED  # 11.5.4: a type string can carry a secret like any other field
     why = DEPRECATED_ALIASES.get(event_type)
     if why is None and event_type.upper().startswith("FR-EVT-"):
         why = "an FR event id, not a type string; only the five 11.5.7 type strings are accepted"

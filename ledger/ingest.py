@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ledger._guard import is_credential_shaped
 from ledger.application import ACCEPTED, REJECTED, GovernanceLedger
 from ledger.errors import InvalidSchemaError, LedgerError
 from ledger.gate import check_event_alone
@@ -79,8 +80,8 @@ def _parse(raw: bytes | str) -> tuple[Any, str | None]:
         )
     event_id = obj.get("event_id") if isinstance(obj, dict) else None
     shown = event_id if isinstance(event_id, str) and len(event_id) <= _MAX_ECHOED_ID else None
-    if shown is not None and not shown.isprintable():
-        shown = None
+    if shown is not None and (not shown.isprintable() or is_credential_shaped(shown)):
+        shown = None  # 11.5.4: an event_id that reads as a secret is not repeated either
     return obj, shown
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import fastjsonschema
 
-from ledger import _schemas
+from ledger import _guard, _schemas
 from ledger.errors import InvalidSchemaError
 from ledger.events import canonical_bytes, lookup
 from ledger.vocabulary import LEGACY_LEVELS
@@ -115,7 +115,9 @@ def normalise(event: Any) -> ValidatedFR:
     A validated, normalised, read-only copy of ``event``; raises a ``LedgerError`` otherwise.
 
     Checks in order: a JSON object; a known ``type`` (else ``unknown_event_type``);
-    the type's schema (else ``invalid_schema`` naming the field and the rule).
+    the type's schema (else ``invalid_schema`` naming the field and the rule); no
+    credential-like material in any string of any field (else ``invalid_schema`` with
+    rule ``no_credentials``, naming the field, never the value).
     """
     if type(event) is ValidatedFR and event.is_intact():
         return event  # judged already, and unchanged since
@@ -131,6 +133,16 @@ def normalise(event: Any) -> ValidatedFR:
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schemas.shape_error(exc, event, event_type) from None
     _schemas.check_finite(event.get("confidence"), "confidence", event_type)
+    # Refs, not payloads (11.5.4): every string the ledger would store, in every field.
+    field = _guard.credential_field(event)
+    if field is not None:
+        raise InvalidSchemaError(
+            f"{event_type}: field '{field}' carries credential-like material "
+            "(11.5.4: refs, not payloads); the value is not shown",
+            field=field,
+            rule="no_credentials",
+            event_type=event_type,
+        )
     out = ValidatedFR(event, _TOKEN)
     legacy = LEGACY_LEVELS.get(out["automation_level"])
     if legacy is not None:

@@ -466,3 +466,234 @@ def byte_mutations(seed: int, count: int) -> list[bytes]:
                 data = data.replace(b'"', b"'", 1) if rng.random() < 0.5 else data.upper()
         out.append(bytes(data).replace(b"\n", b" "))
     return out
+
+
+# --- credentials (refs, not payloads: 11.5.4) ---------------------------------------------------
+
+#: Invisible characters (Unicode Cf and other default-ignorables) an attacker or a copy-paste
+#: can put inside a secret: zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen,
+#: bidi marks, embeddings and isolates, a variation selector, a tag character.
+INVISIBLE = [
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f",
+    "\u202a", "\u202e", "\u2066", "\u2069", "\u180e", "\ufe0f", "\U000e0041",
+]  # fmt: skip
+
+#: The free-text fields of an event: ids and refs the ledger stores as given.
+FREE_TEXT_FIELDS = [
+    "decision_id", "gate_type", "target_ref", "rationale", "wp_id", "mt_id", "model_id",
+    "job_id", "user_id", "capability_id", "policy_decision_id", "activity_span_id",
+    "session_span_id", "wsids", "evidence_refs",
+]  # fmt: skip
+
+_SECRET_NAMES = [
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "api key", "api_key",
+    "apikey", "api-key", "access key", "access_key", "private key", "private_key",
+    "client secret", "client_secret", "credential", "credentials", "account_key",
+]  # fmt: skip
+_NAME_PREFIXES = ["", "DB_", "AWS_", "GITHUB_", "OPENAI_", "x-", "my_", "aws_secret_", "PG"]
+_NAME_SUFFIXES = ["", "_VALUE", "_B64", "2", "_prod", "_plain"]
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _chars(alphabet: str, low: int, high: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=low, max_size=high)
+
+
+@st.composite
+def _mixed(draw: st.DrawFn, alphabet: str, low: int, high: int) -> str:
+    # A realistic random token body: it has a digit, an upper- and a lower-case letter.
+    body = draw(_chars(alphabet, low - 3, high - 3))
+    extra = draw(
+        st.permutations(
+            [
+                draw(st.sampled_from("0123456789")),
+                draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
+                draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz")),
+            ]
+        )
+    )
+    at = draw(st.integers(min_value=0, max_value=len(body)))
+    return body[:at] + "".join(extra) + body[at:]
+
+
+#: A secret's value after ``name=``: 8-40 characters, letters and digits and symbols.
+secret_values = _mixed(_ALNUM + "!#%&()*+,-./:;<=>?@[]^_{|}~", 8, 40).filter(
+    lambda v: v[0].isalnum() and v[-1].isalnum() and "://" not in v
+)
+
+
+def _random_case(draw: st.DrawFn, text: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    return "".join(c.swapcase() if flip else c for c, flip in zip(text, flips, strict=True))
+
+
+@st.composite
+def key_value_secrets(draw: st.DrawFn) -> str:
+    """
+    ``NAME=value``, ``"name": "value"``, ``Name: value`` with any prefix/suffix and case.
+    """
+    name = draw(st.sampled_from(_NAME_PREFIXES)) + draw(st.sampled_from(_SECRET_NAMES))
+    name = _random_case(draw, name + draw(st.sampled_from(_NAME_SUFFIXES)))
+    value = draw(secret_values)
+    form = draw(st.sampled_from(
+        ["{n}={v}", '"{n}": "{v}"', "{n}: {v}", "{n} = {v}", "'{n}' => '{v}'", "{n} := {v}",
+         "{n}:\n  {v}", "--{n}={v}", "{n}='{v}'"]
+    ))  # fmt: skip
+    return form.format(n=name, v=value)
+
+
+@st.composite
+def authorization_secrets(draw: st.DrawFn) -> str:
+    """
+    ``Authorization: <scheme> <credential>`` headers, any case.
+    """
+    header = draw(st.sampled_from(["Authorization", "Proxy-Authorization"]))
+    scheme = draw(st.sampled_from(["Basic", "Bearer", "token", "Digest", "Negotiate", "ApiKey"]))
+    credential = draw(_mixed(_ALNUM + "+/=._-", 12, 60))
+    text = _random_case(draw, f"{header}:{draw(st.sampled_from([' ', '', '  ']))}{scheme}")
+    return f"{text} {credential}"
+
+
+@st.composite
+def private_key_blocks(draw: st.DrawFn) -> str:
+    """
+    PEM private-key headers in any case with any whitespace (non-breaking included).
+    """
+    kind = draw(st.sampled_from(["", "RSA ", "EC ", "DSA ", "OPENSSH ", "ENCRYPTED ", "PGP "]))
+    space = draw(st.sampled_from([" ", "\u00a0", "  ", "\t", "\u2002", "\u3000"]))
+    header = f"-----BEGIN{space}{kind}PRIVATE{space}KEY-----".replace(" ", space)
+    return _random_case(draw, header) + draw(st.sampled_from(["", "\nMIIEvQIBADANBg", "MIIEow"]))
+
+
+_URL_PASSWORD = _ALNUM + "!$%&()*+,;=:@~-._/?#"
+
+
+@st.composite
+def url_passwords(draw: st.DrawFn) -> str:
+    """
+    ``scheme://user:password@host/...`` whatever characters the password holds.
+    """
+    scheme = draw(st.sampled_from(
+        ["https", "http", "postgresql", "mysql", "redis", "amqp", "mongodb+srv", "ftp", "git+ssh"]
+    ))  # fmt: skip
+    user = draw(_chars("abcdefghijklmnopqrstuvwxyz0123456789._-", 0, 12))
+    password = draw(
+        _chars(_URL_PASSWORD, 1, 30).filter(lambda p: p[0].isalpha() and p.lower() != "x" * len(p))
+    )
+    host = draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,15}(\.[a-z]{2,6})?(:[0-9]{2,5})?\Z"))
+    path = draw(st.sampled_from(["", "/", "/db", "/org/repo.git", "/?q=1"]))
+    return f"{_random_case(draw, scheme)}://{user}:{password}@{host}{path}"
+
+
+def _jwt(parts: list[str]) -> str:
+    return f"eyJ{parts[0]}.eyJ{parts[1]}.{parts[2]}"
+
+
+_B64URL = _ALNUM + "_-"
+
+#: The common token formats: AWS, GitHub, Slack, OpenAI/Anthropic, Google, Stripe, JWT,
+#: GitLab, npm, PyPI, Hugging Face, SendGrid, Google OAuth, age, bare Bearer tokens.
+token_secrets = st.one_of(
+    st.tuples(st.sampled_from(["AKIA", "ASIA"]), _chars(_UPPER_DIGITS, 16, 16)).map("".join),
+    st.tuples(
+        st.sampled_from(["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]), _chars(_ALNUM, 36, 40)
+    ).map("".join),
+    _chars(_ALNUM + "_", 22, 82).map("github_pat_".__add__),
+    st.tuples(
+        st.sampled_from(["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"]), _mixed(_ALNUM + "-", 10, 50)
+    ).map("".join),
+    st.tuples(
+        st.sampled_from(["sk-", "sk-proj-", "sk-ant-api03-", "sk-svcacct-"]),
+        _mixed(_B64URL, 20, 96),
+    ).map("".join),
+    _chars(_B64URL, 35, 35).map("AIza".__add__),
+    st.tuples(st.sampled_from(["sk_live_", "rk_live_"]), _chars(_ALNUM, 16, 40)).map("".join),
+    st.lists(_chars(_B64URL, 8, 40), min_size=3, max_size=3).map(_jwt),
+    st.tuples(st.sampled_from(["glpat-", "glrt-"]), _chars(_B64URL, 20, 30)).map("".join),
+    _chars(_ALNUM, 36, 36).map("npm_".__add__),
+    _chars(_B64URL, 50, 90).map("pypi-AgE".__add__),
+    _chars(_ALNUM, 30, 40).map("hf_".__add__),
+    st.tuples(st.from_regex(r"\Axapp-[0-9]-\Z"), _chars(_ALNUM, 10, 40)).map("".join),
+    _chars(_B64URL, 20, 80).map("ya29.".__add__),
+    st.tuples(_chars(_B64URL, 22, 22), _chars(_B64URL, 43, 43)).map(lambda p: f"SG.{p[0]}.{p[1]}"),
+    _mixed(_ALNUM + "._~+/-", 20, 60).map("Bearer ".__add__),
+    _chars(_UPPER_DIGITS, 58, 58).map("AGE-SECRET-KEY-1".__add__),
+)
+
+
+def _with_invisible(draw: st.DrawFn, secret: str) -> str:
+    # Zero-width and other invisible characters, anywhere in the secret (or nowhere).
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        at = draw(st.integers(min_value=0, max_value=len(secret)))
+        secret = secret[:at] + draw(st.sampled_from(INVISIBLE)) + secret[at:]
+    return secret
+
+
+@st.composite
+def credentials(draw: st.DrawFn) -> str:
+    """
+    One credential of any form the guard must refuse, possibly with invisible characters
+    inserted anywhere in it.
+    """
+    secret = draw(
+        st.one_of(
+            key_value_secrets(),
+            authorization_secrets(),
+            private_key_blocks(),
+            url_passwords(),
+            token_secrets,
+        )
+    )
+    return _with_invisible(draw, secret)
+
+
+#: Text around a secret: ASCII prose, without the characters that would glue onto it.
+surrounding_text = st.text(
+    alphabet=st.characters(codec="ascii", categories=("L", "N", "Zs"), include_characters=".,"),
+    max_size=30,
+)
+
+
+@st.composite
+def embedded_credentials(draw: st.DrawFn) -> tuple[str, str]:
+    """
+    (text carrying a credential, the credential): the credential alone, or between words.
+    """
+    secret = draw(credentials())
+    if draw(st.booleans()):
+        return secret, secret
+    sep = draw(st.sampled_from([" ", "\n", " (", "; "]))
+    return f"{draw(surrounding_text)}{sep}{secret}{sep[::-1]}{draw(surrounding_text)}", secret
+
+
+def full_event(**changes: Any) -> dict[str, Any]:
+    """
+    A valid gov_decision_created carrying every optional string field (then ``changes``).
+    """
+    event: dict[str, Any] = {
+        "type": "gov_decision_created",
+        "event_id": new_event_id(),
+        "timestamp": "2026-02-19T15:00:00Z",
+        "actor": "agent",
+        "decision_id": "dec-6c2b4b1a",
+        "gate_type": "SpecApproval",
+        "target_ref": "WP-1/MT-03",
+        "automation_level": "HYBRID",
+        "decision": "approve",
+        "confidence": 0.9,
+        "rationale": "spec is complete; password policy reviewed; token budget 4096",
+        "evidence_refs": ["artifact://wp-1/report.md", "https://example.com/path?q=1"],
+        "wp_id": "WP-1",
+        "mt_id": "MT-03",
+        "model_id": "local/qwen2.5-coder-32b",
+        "job_id": "job-5db2ea41-5500-493e-8a7f-929d52fb7f50",
+        "user_id": "alice@example.org",
+        "wsids": ["ws-1", "ws-2"],
+        "activity_span_id": "span-a1",
+        "session_span_id": "span-s1",
+        "capability_id": "cap.read",
+        "policy_decision_id": "pd-7",
+    }
+    event.update(changes)
+    return event

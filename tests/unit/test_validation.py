@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from ledger import _schemas
 from ledger.errors import InvalidSchemaError, LedgerError, UnknownEventTypeError
 from ledger.validation import normalise
-from tests.strategies import mutated_events, valid_events
+from tests.strategies import FREE_TEXT_FIELDS, mutated_events, valid_events
+from tests.unit.test_guard import CREDENTIALS, LOOK_ALIKES
 
 VALID = {
     "type": "gov_decision_created",
@@ -27,6 +28,9 @@ VALID = {
     "rationale": "spec is complete",
     "evidence_refs": ["artifact://wp-1/report.md"],
 }
+
+
+LIST_FIELDS = ("wsids", "evidence_refs")
 
 
 def with_(**changes):
@@ -209,19 +213,95 @@ def test_an_event_is_a_json_object(not_an_object):
         "AIza" + "B" * 35,
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
         "password=hunter2hunter2",
+        *CREDENTIALS[::7],  # one of every few forms of the guard's own table
     ],
 )
-@pytest.mark.parametrize("field", ["rationale", "target_ref", "evidence_refs"])
+@pytest.mark.parametrize("field", FREE_TEXT_FIELDS)
 def test_credentials_are_refused_and_never_echoed(secret, field):
     """
-    11.5.4 and the work packet's risk map: events carry refs, not payloads or secrets.
+    11.5.4 and the work packet's risk map ("PII/data leakage ... events must be refs only"):
+    events carry refs, not payloads or secrets, in every string field the ledger stores.
     """
-    value = [f"see {secret}"] if field == "evidence_refs" else f"see {secret}"
+    value = ["ok-1", f"see {secret}"] if field in LIST_FIELDS else f"see {secret}"
     error = refused(with_(**{field: value}))
-    assert error.rule == "no_credentials"
-    assert error.field.startswith(field)
+    assert (error.code, error.rule, error.field) == ("invalid_schema", "no_credentials", field)
     assert secret not in error.message
+    assert secret not in str(error.as_dict())
     assert "credential" in error.message
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_are_accepted_in_every_field(text):
+    """
+    Refs, not payloads: words about secrets, hashes, ids and refs are stored as given.
+    """
+    for field in FREE_TEXT_FIELDS:
+        value = [text] if field in LIST_FIELDS else text
+        assert normalise(with_(**{field: value}))[field] == value
+
+
+@pytest.mark.parametrize("secret", ["password=hunter22", "ghp_" + "a" * 36, "AKIAIOSFODNN7EXAMPLE"])
+@pytest.mark.parametrize(
+    ("field", "rule"),
+    [
+        ("event_id", "pattern"),
+        ("timestamp", "pattern"),
+        ("actor", "enum"),
+        ("automation_level", "enum"),
+        ("decision", "enum"),
+    ],
+)
+def test_a_credential_in_a_constrained_field_is_refused_without_echo(secret, field, rule):
+    """
+    11.5.4: fields with a fixed format refuse a secret by their format; it is never echoed.
+    """
+    error = refused(with_(**{field: secret}))
+    assert (error.field, error.rule) == (field, rule)
+    assert secret not in error.message
+
+
+@pytest.mark.parametrize(
+    "key", ["password=hunter22", "ghp_" + "a" * 36, "x" * 60 + " AKIAIOSFODNN7EXAMPLE"]
+)
+def test_an_undeclared_key_that_reads_as_a_credential_is_not_named(key):
+    """
+    Closed objects, 11.5.4: a key can carry a secret too; it is refused as undeclared and
+    shown only as a placeholder, never by name (not even cut to 64 characters).
+    """
+    error = refused(with_(**{key: "value"}))
+    assert (error.code, error.rule, error.field) == (
+        "invalid_schema",
+        "additionalProperties",
+        "<redacted>",
+    )
+    assert key not in error.message
+    assert "AKIA" not in error.message
+    assert "ghp_" not in error.message
+    assert "hunter" not in error.message
+
+
+def test_a_clean_undeclared_key_is_named_before_a_secret_one():
+    """
+    When an event has several undeclared keys, one that can be shown is the one named.
+    """
+    error = refused(with_(**{"password=hunter22": 1, "outcome": "approved"}))
+    assert error.field == "outcome"
+    assert "hunter22" not in error.message
+
+
+@pytest.mark.parametrize("secret", ["password=hunter22", "ghp_" + "a" * 36, "sk_live_" + "a" * 20])
+def test_an_unknown_type_that_reads_as_a_credential_is_not_echoed(secret):
+    """
+    11.5.7 and 11.5.4: an unknown type is named when it is short and printable, unless it
+    reads as a credential.
+    """
+    with pytest.raises(UnknownEventTypeError) as info:
+        normalise(with_(type=secret))
+    assert secret not in info.value.message
+    assert info.value.event_type == "<redacted>"
+    with pytest.raises(UnknownEventTypeError) as info:
+        normalise(with_(type="governance_decision"))
+    assert "'governance_decision'" in info.value.message
 
 
 def test_a_lone_surrogate_is_refused_by_field():
