@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +24,7 @@ import duckdb
 import orjson
 
 from ledger.application import GovernanceLedger
-from projections import _duckdb, queries, runner
+from projections import _duckdb, queries, report, runner
 from projections._errors import ProjectionError
 
 if TYPE_CHECKING:
@@ -85,6 +87,14 @@ def register(sub: Any) -> None:
     p.add_argument("--parquet", required=True, metavar="DIR")
     p.add_argument("--no-catch-up", action="store_true")
     p.set_defaults(handler=_duckdb_errors(_export))
+
+    p = sub.add_parser(
+        "report", help="the oversight report: one self-contained HTML file (catches up first)"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="HTML file to write (replaced)")
+    p.add_argument("--since", metavar="RFC3339", help="period start, inclusive (default: all)")
+    p.add_argument("--until", metavar="RFC3339", help="period end, exclusive (default: all)")
+    p.set_defaults(handler=_duckdb_errors(_report))
 
 
 def _duckdb_errors(handler: Callable[[argparse.Namespace, LedgerConfig], int]) -> Any:
@@ -298,6 +308,91 @@ def _replay(args: argparse.Namespace, config: LedgerConfig) -> int:
         f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
     )
     return 0
+
+
+# --- report -----------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace, config: LedgerConfig) -> int:
+    # Moments are checked here, not by argparse, so a bad one is one line (exit 2).
+    moments: dict[str, datetime | None] = {}
+    for option in ("since", "until"):
+        text = getattr(args, option)
+        try:
+            moments[option] = None if text is None else _moment(text)
+        except argparse.ArgumentTypeError as exc:
+            _say(f"report: --{option}: {exc}")
+            return 2
+    since, until = moments["since"], moments["until"]
+    if since is not None and until is not None and since >= until:
+        _say("report: --since must be before --until")
+        return 2
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        _say(f"report: cannot write {out}: no directory {out.parent}")
+        return 2
+    con = _open_caught_up(config, catch_up=True)
+    try:
+        page = report.build_report(
+            con,
+            since=since,
+            until=until,
+            verification=_verification_state(config),
+            cut=_duckdb.cut(con),
+        )
+    finally:
+        con.close()
+    try:
+        _write_atomically(out, page)
+    except OSError as exc:
+        _say(f"report: cannot write {out}: {exc.strerror or exc}")
+        return 1
+    _say(f"report: wrote {out} ({len(page.encode()):,} bytes)")
+    return 0
+
+
+def _verification_state(config: LedgerConfig) -> report.VerificationState | None:
+    """
+    The store's latest signed checkpoint and size: the one place ``report`` reads the store.
+    """
+    # The checkpoint store is moving to another module: keep every use of it here.
+    from ledger._checkpoint_store import CheckpointStore  # noqa: PLC0415
+
+    with GovernanceLedger(config) as ledger:
+        latest = CheckpointStore.of(ledger).latest()
+        events = ledger.max_position()
+    if latest is None:
+        return None
+    # A C2SP signed note's signature lines are "\u2014 <key name> <base64 signature>".
+    signers = [
+        line.split(" ")[1]
+        for line in latest.note.splitlines()
+        if line.startswith("\u2014 ") and len(line.split(" ")) == 3  # noqa: PLR2004
+    ]
+    return report.VerificationState(
+        events=events,
+        checkpoint_size=latest.tree_size,
+        checkpoint_time=datetime.fromisoformat(latest.sealed_at.upper()),
+        key_name=signers[0] if signers else "(unnamed)",
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """
+    Write ``path`` through a temporary file beside it: readers see the old file or the new.
+    """
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).chmod(mode)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 # --- output -----------------------------------------------------------------------
