@@ -878,7 +878,9 @@ class _Page:
             + _metric("projection.events", projection["events"], _count(projection["events"]))
             + " events (store position "
             + _metric("projection.position", projection["position"], _count(projection["position"]))
-            + f"). Times are UTC; time bins are one {html.escape(self.bins.label)}."
+            + "). Times are UTC; time bins are one "
+            + f'<span data-metric="bins" data-value="{self.bins.part}">'
+            + f"{html.escape(self.bins.label)}</span>."
         )
         return (
             f'<header><h1>govledger oversight report</h1><p class="meta">{meta}</p>'
