@@ -639,18 +639,18 @@ def build_report(
     return _document("\n".join(body))
 
 
-def _table(
-    columns: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]], cls: str = ""
-) -> str:
+def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], cls: str = "") -> str:
     """
-    A table from (header, numeric) columns and rows of cell HTML (already escaped).
+    A table from (header, kind) columns and rows of cell HTML (already escaped).
+
+    Kinds: ``n`` a number (right-aligned), ``id`` ledger text that may be long, ``""`` text.
     """
-    head = "".join(f'<th class="n">{h}</th>' if n else f"<th>{h}</th>" for h, n in columns)
+    head = "".join(f'<th class="{k}">{h}</th>' if k else f"<th>{h}</th>" for h, k in columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="n">{c}</td>' if n else f"<td>{c}</td>"
-            for c, (_, n) in zip(row, columns, strict=True)
+            f'<td class="{k}">{c}</td>' if k else f"<td>{c}</td>"
+            for c, (_, k) in zip(row, columns, strict=True)
         )
         + "</tr>"
         for row in rows
@@ -800,8 +800,8 @@ class _Page:
         used = [b for b in all_bins if any(counts.get((b, k)) for k in keys)]
         if not used:
             return
-        columns = [(html.escape(self.bins.part), False)]
-        columns += [(_header_text(k) if k is not None else html.escape(column), True) for k in keys]
+        columns = [(html.escape(self.bins.part), "")]
+        columns += [(_header_text(k) if k is not None else html.escape(column), "n") for k in keys]
         rows = (
             [html.escape(self.bin_label(b, all_bins))]
             + [
@@ -928,9 +928,7 @@ class _Page:
             ]
             for i, status in enumerate(statuses)
         )
-        table = _table(
-            [("status now", False), ("decisions", True), ("share", True)], rows, "narrow"
-        )
+        table = _table([("status now", ""), ("decisions", "n"), ("share", "n")], rows, "narrow")
         a = self.r.one("approval")
 
         def n(column: str) -> str:
@@ -969,7 +967,7 @@ class _Page:
             self.caption("wait_buckets"),
         )
         side = _table(
-            [("answered within", False), ("answers", True)],
+            [("answered within", ""), ("answers", "n")],
             (
                 [
                     html.escape(label),
@@ -1026,16 +1024,15 @@ class _Page:
         listing = (
             _table(
                 [
-                    ("decision", False),
-                    ("gate type", False),
-                    ("level", False),
-                    ("target", False),
-                    ("model", False),
-                    ("waiting since", False),
-                    ("waited", True),
+                    ("decision", "id"),
+                    ("gate type", ""),
+                    ("level", ""),
+                    ("target", "id"),
+                    ("model", "id"),
+                    ("waiting since", ""),
+                    ("waited", "n"),
                 ],
                 rows,
-                "ids",
             )
             if rows
             else '<p class="empty">No decision is awaiting a human.</p>'
@@ -1060,7 +1057,7 @@ class _Page:
             ("override_rate", "override rate", _rate),
         )
         table = _table(
-            [("model_id", False), *((header, True) for _, header, _ in columns)],
+            [("model_id", "id"), *((header, "n") for _, header, _ in columns)],
             (
                 [
                     _e(row["model_id"]),
@@ -1071,7 +1068,6 @@ class _Page:
                 ]
                 for row in rows
             ),
-            "ids",
         )
         note = ""
         if total > len(rows):
@@ -1159,10 +1155,10 @@ class _Page:
         )
         table = _table(
             [
-                ("gate type", False),
-                ("level", False),
-                ("threshold", False),
-                *((header, True) for _, header, _ in columns),
+                ("gate type", ""),
+                ("level", ""),
+                ("threshold", ""),
+                *((header, "n") for _, header, _ in columns),
             ],
             (
                 [
@@ -1232,7 +1228,7 @@ class _Page:
             for row in self.r.rows("halts_by_gate")
         ]
         if by_gate:
-            parts.append(_table([("gate type", False), ("rule", False), ("halts", True)], by_gate))
+            parts.append(_table([("gate type", ""), ("rule", ""), ("halts", "n")], by_gate))
         parts.append(f'<p class="src">{self.caption("halts", "halts_by_gate")}</p>')
         parts.append("<h3>Refusals</h3>")
         if self.r.has("refusals"):
@@ -1285,11 +1281,7 @@ class _Page:
             for row in by_code
         ]
         if rows:
-            out.append(
-                _table(
-                    [("code", False), ("refusals", True), ("first", False), ("last", False)], rows
-                )
-            )
+            out.append(_table([("code", ""), ("refusals", "n"), ("first", ""), ("last", "")], rows))
         out.append(f'<p class="src">{self.caption("refusals", "refusals_by_code")}</p>')
         return "".join(out)
 
@@ -1315,7 +1307,7 @@ class _Page:
             ]
 
         table = _table(
-            [("", False), ("named", True), ("", True), ("of", True), ("counted", False)],
+            [("", ""), ("named", "n"), ("", "n"), ("of", "n"), ("counted", "")],
             [
                 share(humans, "human_steps", "human steps that name who acted"),
                 share(signatures, "signatures", "auto-signatures that name the model"),
@@ -1342,14 +1334,13 @@ class _Page:
                 "<h3>Policy versions in force</h3>"
                 + _table(
                     [
-                        ("policy version", False),
-                        ("digest", False),
-                        ("decisions", True),
-                        ("first", False),
-                        ("last", False),
+                        ("policy version", "id"),
+                        ("digest", "id"),
+                        ("decisions", "n"),
+                        ("first", ""),
+                        ("last", ""),
                     ],
                     rows,
-                    "ids",
                 )
                 + f'<p class="src">{self.caption("policy_versions")}</p>'
             )
@@ -1424,7 +1415,7 @@ th, td { padding: 3px 10px 3px 0; text-align: left; vertical-align: top;
 th { border-bottom: 1px solid #888; font-weight: bold; white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.n { padding-left: 10px; }
-table.ids td { word-break: break-all; max-width: 22em; }
+td.id { overflow-wrap: anywhere; min-width: 9em; max-width: 24em; }
 table.side { margin-top: 34px; }
 table.bins { font-size: 12px; }
 table.bins td, table.bins th { padding: 1px 10px 1px 0; }
