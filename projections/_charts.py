@@ -53,6 +53,7 @@ _CONFIG: Final[Mapping[str, Any]] = {
 }
 _BAR_COLOR: Final = "#4c78a8"
 _ROTATE_LABELS_FROM: Final = 17  # bins: past this many, horizontal time labels overlap
+_FEW: Final = 8  # a count axis up to this gets one tick per integer
 _THRESHOLD_COLOR: Final = "#d62728"
 
 
@@ -91,6 +92,15 @@ def _check_self_contained(svg: str) -> None:
             raise ChartError(msg)
 
 
+def _count_axis(heights: Sequence[float]) -> dict[str, Any]:
+    # Counts have no halves: small scales get explicit integer ticks (Vega's own would be
+    # 0, 0.5, 1), larger ones integer labels.
+    top = int(max(heights, default=0))
+    if top < _FEW:
+        return {"values": list(range(top + 1)), "format": "d"}
+    return {"format": ",d"}
+
+
 def _base(title: str, values: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"$schema": _SCHEMA, "title": title, "data": {"values": [dict(v) for v in values]}}
 
@@ -110,6 +120,9 @@ def stacked_bars(
     ``domain`` fixes the stacking and legend order, ``colors`` (same length) the colours.
     """
     labels = sorted({(v["order"], v["label"]) for v in values})
+    totals: dict[Any, float] = {}
+    for v in values:
+        totals[v["order"]] = totals.get(v["order"], 0) + v["n"]
     scale: dict[str, Any] = {"domain": list(domain)}
     if colors is not None:
         scale["range"] = list(colors)
@@ -131,7 +144,13 @@ def stacked_bars(
                     "labelOverlap": True,
                 },
             },
-            "y": {"field": "n", "type": "quantitative", "title": y_title, "stack": True},
+            "y": {
+                "field": "n",
+                "type": "quantitative",
+                "title": y_title,
+                "stack": True,
+                "axis": _count_axis(list(totals.values())),
+            },
             "color": {
                 "field": "key",
                 "type": "nominal",
@@ -177,7 +196,7 @@ def ordered_bars(
                 "field": "n",
                 "type": "quantitative",
                 "title": y_title,
-                "axis": {"tickMinStep": 1},
+                "axis": _count_axis([v["n"] for v in values]),
             },
         },
     )

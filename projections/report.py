@@ -119,6 +119,7 @@ _BUCKET_SQL: Final = (
     )
     + f" ELSE '{WAIT_BUCKETS[-1][1]}' END"
 )
+_MAX_BINS: Final = 400  # beyond this, a time axis shows only the bins that have records
 _TOP: Final = 25  # rows of a per-model or per-cell table; the rest are counted, not listed
 _OLDEST: Final = 10
 
@@ -391,7 +392,8 @@ def _iso(value: datetime) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return "\u2013" if value is None else _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    # isoformat pads the year (strftime writes year 1 as "1").
+    return "\u2013" if value is None else _utc(value).isoformat(" ", "minutes")[:16] + " UTC"
 
 
 def _count(value: Any) -> str:
@@ -509,6 +511,8 @@ class _Bins:
             return day
         if self.part == "week":  # ISO weeks, as date_trunc: Monday
             return day - timedelta(days=day.weekday())
+        if self.part == "year":
+            return day.replace(month=1, day=1)
         return day.replace(day=1)
 
     def next(self, moment: datetime) -> datetime:
@@ -518,22 +522,35 @@ class _Bins:
             return moment + timedelta(days=1)
         if self.part == "week":
             return moment + timedelta(days=7)
+        if self.part == "year":
+            return moment.replace(year=moment.year + 1)
         year, month = divmod(moment.month, 12)
         return moment.replace(year=moment.year + year, month=month + 1)
 
-    def span(self, first: datetime, last: datetime) -> list[datetime]:
-        out, bin_ = [], self.floor(first)
+    def span(self, first: datetime, last: datetime, *, limit: int) -> list[datetime] | None:
+        """
+        Every bin from ``first`` to ``last``; None when there would be more than ``limit``.
+        """
+        out: list[datetime] = []
+        bin_ = self.floor(first)
         while bin_ <= last:
+            if len(out) == limit:
+                return None
             out.append(bin_)
-            bin_ = self.next(bin_)
+            try:
+                bin_ = self.next(bin_)
+            except (OverflowError, ValueError):  # past year 9999
+                break
         return out
 
     def name(self, bin_: datetime, *, years: bool) -> str:
         if self.part == "hour":
             return bin_.strftime("%b %d %H:00")
         if self.part == "month":
-            return bin_.strftime("%Y-%m")
-        text = bin_.strftime("%Y-%m-%d" if years else "%b %d")
+            return bin_.isoformat()[:7]
+        if self.part == "year":
+            return f"{bin_.year:04d}"
+        text = bin_.isoformat()[:10] if years else bin_.strftime("%b %d")
         return f"wk {text}" if self.part == "week" else text
 
 
@@ -547,7 +564,9 @@ def _choose_bins(first: datetime | None, last: datetime | None) -> _Bins:
         return _Bins("day", "day")
     if span <= timedelta(days=730):
         return _Bins("week", "week (from Monday)")
-    return _Bins("month", "month")
+    if span <= timedelta(days=20 * 366):
+        return _Bins("month", "month")
+    return _Bins("year", "year")
 
 
 # --- running the queries ----------------------------------------------------------------
@@ -623,8 +642,9 @@ def build_report(
     last = last or (max(edges) if edges else None)
     bins = _choose_bins(first, last)
     params["part"] = bins.part
-    page = _Page(results, bins, moment, since=params["since"], until=params["until"])
-    page.span = (first, last)
+    page = _Page(
+        results, bins, moment, since=params["since"], until=params["until"], span=(first, last)
+    )
     body = [
         page.header(period, cut),
         page.decisions(),
@@ -685,6 +705,7 @@ class _Page:
         *,
         since: datetime | None,
         until: datetime | None,
+        span: tuple[datetime | None, datetime | None],
     ) -> None:
         self.r = results
         self.bins = bins
@@ -694,7 +715,9 @@ class _Page:
         self._charts = 0
         self._appendix: list[str] = []
         #: The first and last moment the time axes show.
-        self.span: tuple[datetime | None, datetime | None] = (since, until)
+        self.span = span
+        #: Set when the span has too many bins to draw: axes list only bins with records.
+        self.sparse = False
 
     # --- shared pieces -------------------------------------------------------------------
 
@@ -722,6 +745,11 @@ class _Page:
             )
         if extra:
             parts.append(html.escape(extra))
+        if self.sparse and any(name.endswith("_over_time") for name in names):
+            parts.append(
+                f"The period spans more than {_MAX_BINS} {self.bins.part}s: only "
+                f"{self.bins.part}s with records are shown, so the axis is not to scale."
+            )
         return " ".join(parts)
 
     def over_time(
@@ -740,7 +768,13 @@ class _Page:
         edges = [b for b, _ in counts] + [t for t in self.span if t is not None]
         if not edges:
             return [], counts
-        return self.bins.span(min(edges), max(edges)), counts
+        every = self.bins.span(min(edges), max(edges), limit=_MAX_BINS)
+        if every is not None:
+            return every, counts
+        # A stray timestamp (year 1, year 9999) must not make a chart of a million empty
+        # bins: past the limit the axis shows the bins that have records, in order.
+        self.sparse = True
+        return sorted({b for b, _ in counts}), counts
 
     def bin_label(self, bin_: datetime, all_bins: Sequence[datetime]) -> str:
         years = len({b.year for b in all_bins}) > 1

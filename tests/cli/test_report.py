@@ -15,6 +15,7 @@ import os
 import shutil
 import statistics
 import unicodedata
+import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -625,7 +626,8 @@ ALLOWED_TAGS = {
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """
-    A store whose ids, model, gate, target, user and refusal code are attack strings.
+    A store whose ids, model, gate, target, user and refusal code are attack strings, and
+    two decisions whose emitter stamped them in year 1 and year 9999.
     """
     d = tmp_path_factory.mktemp("hostile")
     paths = {"store": str(d / "ledger.db"), "projection": str(d / "audit.duckdb")}
@@ -647,6 +649,34 @@ def hostile(tmp_path_factory):
         app.evaluate_gate(
             h["gate_type"], h["target_ref"], "AUTONOMOUS", "approve", 0.99, model_id=h["model_id"]
         )
+        for n, stamp in enumerate(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]):
+            base = {
+                "decision_id": f"stray-{n}",
+                "gate_type": "SpecApproval",
+                "target_ref": "WP-stray",
+                "automation_level": "AUTONOMOUS",
+                "timestamp": stamp,
+            }
+            results = app.append(
+                [
+                    {
+                        **base,
+                        "type": "gov_decision_created",
+                        "event_id": str(uuid.uuid4()),
+                        "actor": "agent",
+                        "decision": "reject",
+                        "confidence": 0.3,
+                    },
+                    {
+                        **base,
+                        "type": "gov_decision_applied",
+                        "event_id": str(uuid.uuid4()),
+                        "actor": "system",
+                        "decision": "reject",
+                    },
+                ]
+            )
+            assert [r.error for r in results] == [None, None]
     assert run(paths, "project") == 0
     con = duckdb.connect(paths["projection"])
     add_refusal_journal(con, datetime.now(UTC))
@@ -681,6 +711,13 @@ def test_hostile_ids_are_escaped(hostile, tmp_path):
     assert (HOSTILE["model_id"],) in keys
     assert (HOSTILE["decision_id"],) in keys
     assert (HOSTILE["gate_type"], "HYBRID") in keys
+    # Stray years do not make a chart of 10,000 bins: only bins with records are listed.
+    shown = metrics(html)
+    assert shown["bins", ()] == "year"
+    years = {k[1][0][:4] for k in shown if k[0] == "decisions_over_time.decisions"}
+    assert {"0001", "9999"} <= years
+    assert len(years) <= 3
+    assert "only years with records are shown, so the axis is not to scale" in html
     assert (HOSTILE["code"],) in keys
 
 
