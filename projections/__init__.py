@@ -3,7 +3,8 @@
 ``open_projection`` opens the projection file; ``catch_up``, ``rebuild``,
 ``replay_as_of`` and ``follow`` move it along the store (exactly once: rows and
 the position they reach commit together); ``REPORTS``, ``run_report``,
-``run_query`` and ``export_parquet`` read it. ``TABLES`` declares every table.
+``run_query`` and ``export_parquet`` read it, and ``build_report`` writes the HTML
+oversight report from it. ``TABLES`` declares every table.
 """
 
 from projections._duckdb import connect as open_projection
@@ -11,6 +12,7 @@ from projections._duckdb import create_tables, cut, drop_tables, position, table
 from projections._errors import ProjectionBusyError, ProjectionError, ReadOnlyQueryError
 from projections._tables import TABLES, Column, Table
 from projections.queries import REPORTS, Report, Result, export_parquet, run_query, run_report
+from projections.report import VerificationState, build_report
 from projections.runner import (
     DEFAULT_BATCH,
     CatchUp,
@@ -37,7 +39,9 @@ __all__ = [
     "Report",
     "Result",
     "Table",
+    "VerificationState",
     "Wakeups",
+    "build_report",
     "catch_up",
     "create_tables",
     "cut",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +17,7 @@ import orjson
 from ledger import _time
 from ledger.errors import LedgerError
 
-__all__ = ["FORMATS", "print_error", "render", "say"]
+__all__ = ["FORMATS", "print_error", "render", "say", "write_atomically"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -97,3 +100,21 @@ def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """
+    Write ``path`` through a temporary file beside it: readers see the old file or the new.
+    """
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).chmod(mode)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

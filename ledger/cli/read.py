@@ -22,8 +22,9 @@ import projections
 from ledger import _time
 from ledger.application import GovernanceLedger
 from ledger.bootstrap import Runtime
-from ledger.cli.output import FORMATS, render, say
-from projections import ProjectionError
+from ledger.cli.output import FORMATS, render, say, write_atomically
+from ledger.trust import CheckpointStore
+from projections import ProjectionError, report
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -76,6 +77,14 @@ def register(sub: Any) -> None:
     p.add_argument("--to", required=True, metavar="FILE", help="DuckDB file to (re)build")
     p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
     p.set_defaults(handler=_duckdb_errors(_replay))
+
+    p = sub.add_parser(
+        "report", help="the oversight report: one self-contained HTML file (catches up first)"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="HTML file to write (replaced)")
+    p.add_argument("--since", metavar="RFC3339", help="period start, inclusive (default: all)")
+    p.add_argument("--until", metavar="RFC3339", help="period end, exclusive (default: all)")
+    p.set_defaults(handler=_duckdb_errors(_report))
 
     p = sub.add_parser("export", help="write each projection table as Parquet")
     p.add_argument("--parquet", required=True, metavar="DIR")
@@ -290,3 +299,67 @@ def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
         f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
     )
     return 0
+
+
+# --- report -----------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace, runtime: Runtime) -> int:
+    # Moments are checked here, not by argparse, so a bad one is one line (exit 2).
+    moments: dict[str, datetime | None] = {}
+    for option in ("since", "until"):
+        text = getattr(args, option)
+        try:
+            moments[option] = None if text is None else _moment(text)
+        except argparse.ArgumentTypeError as exc:
+            say(f"report: --{option}: {exc}")
+            return 2
+    since, until = moments["since"], moments["until"]
+    if since is not None and until is not None and since >= until:
+        say("report: --since must be before --until")
+        return 2
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        say(f"report: cannot write {out}: no directory {out.parent}")
+        return 2
+    con = _open_caught_up(runtime, catch_up=True)
+    try:
+        page = report.build_report(
+            con,
+            since=since,
+            until=until,
+            verification=_verification_state(runtime),
+            cut=projections.cut(con),
+        )
+    finally:
+        con.close()
+    try:
+        write_atomically(out, page)
+    except OSError as exc:
+        say(f"report: cannot write {out}: {exc.strerror or exc}")
+        return 1
+    say(f"report: wrote {out} ({len(page.encode()):,} bytes)")
+    return 0
+
+
+def _verification_state(runtime: Runtime) -> report.VerificationState | None:
+    """
+    The store's latest signed checkpoint and size: the one place ``report`` reads the store.
+    """
+    with runtime.ledger() as ledger:
+        latest = CheckpointStore.of(ledger).latest()
+        events = ledger.max_position()
+    if latest is None:
+        return None
+    # A C2SP signed note's signature lines are "\u2014 <key name> <base64 signature>".
+    signers = [
+        line.split(" ")[1]
+        for line in latest.note.splitlines()
+        if line.startswith("\u2014 ") and len(line.split(" ")) == 3  # noqa: PLR2004
+    ]
+    return report.VerificationState(
+        events=events,
+        checkpoint_size=latest.tree_size,
+        checkpoint_time=datetime.fromisoformat(latest.sealed_at.upper()),
+        key_name=signers[0] if signers else "(unnamed)",
+    )
