@@ -105,8 +105,9 @@ class ForbiddenGateError(LedgerError, PermissionError):
 
     code = "forbidden_gate"
     meaning = (
-        "an AutoSignature the gate table forbids: CloudEscalation, PolicyViolation, FULL_HUMAN, "
-        "a Human cell, or confidence below the threshold"
+        "an AutoSignature the gate policy forbids: CloudEscalation, PolicyViolation (or a gate "
+        "the policy never auto-signs), FULL_HUMAN, a Human cell, or confidence below the "
+        "threshold"
     )
 
 
@@ -117,8 +118,8 @@ class LockedHaltError(LedgerError, PermissionError):
 
     code = "locked_halt"
     meaning = (
-        "under LOCKED a human would be needed: 004/005 and an approving 001 are refused; only a "
-        "reject/defer 001 + 002 (the halt) may be recorded"
+        "under LOCKED a human would be needed: 003/004/005 and an approving 001 or 002 are "
+        "refused, before any other rule; only a reject/defer 001 + 002 (the halt) may be recorded"
     )
 
 
@@ -142,7 +143,7 @@ class DuplicateEventError(LedgerError, ValueError):
     code = "duplicate"
     meaning = (
         "the event_id is already stored: an identical re-send is a no-op (status duplicate); "
-        "different content under the same event_id is refused"
+        "different content under the same event_id, or a second 001 for a decision_id, is refused"
     )
 
     def __init__(self, message: str, *, identical: bool, **kwargs: str | None) -> None:
