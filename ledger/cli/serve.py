@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import orjson
@@ -135,6 +139,28 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
 
 
+@contextmanager
+def _graceful_exit() -> Iterator[None]:
+    """
+    SIGTERM/SIGINT end the server after it drained its requests, with exit status 0.
+
+    uvicorn restores the handlers it found and raises the signal again once it has shut
+    down; with these in place, that second delivery does nothing and ``main`` returns 0.
+    """
+    previous = {sig: signal.signal(sig, _drained) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _drained(_signum: int, _frame: FrameType | None) -> None:
+    """
+    The signal uvicorn raises again after its graceful shutdown: already handled.
+    """
+
+
 def _serve(args: argparse.Namespace, runtime: Runtime) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
@@ -160,7 +186,8 @@ def _serve(args: argparse.Namespace, runtime: Runtime) -> int:
             log_config=None,
         )
     )
-    server.run()
+    with _graceful_exit():
+        server.run()
     return 0 if server.started else 3
 
 
@@ -174,7 +201,8 @@ def _mcp(args: argparse.Namespace, runtime: Runtime) -> int:
             f"mcp: streamable HTTP at http://{settings.host}:{settings.port}/mcp for "
             f"{_where(settings)}; bearer tokens required"
         )
-        mcp.run_http()
+        with _graceful_exit():
+            mcp.run_http()
     else:
         mcp.run_stdio()
     return 0
