@@ -161,7 +161,18 @@ def _drained(_signum: int, _frame: FrameType | None) -> None:
     """
 
 
+def _needs_the_serve_extra() -> None:
+    try:
+        import fastapi  # noqa: F401, PLC0415
+        import mcp  # noqa: F401, PLC0415
+        import uvicorn  # noqa: F401, PLC0415
+    except ImportError:
+        msg = "the server needs the serve extra: pip install 'govledger[serve]'"
+        raise ConfigurationError(msg, rule="dependency") from None
+
+
 def _serve(args: argparse.Namespace, runtime: Runtime) -> int:
+    _needs_the_serve_extra()
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     settings = _settings(args)
@@ -192,6 +203,7 @@ def _serve(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _mcp(args: argparse.Namespace, runtime: Runtime) -> int:
+    _needs_the_serve_extra()
     settings = _settings(args)
     _preflight(runtime)
     _logging()
