@@ -17,6 +17,7 @@ from ledger.bootstrap import Runtime
 from ledger.cli import output
 from ledger.cli.read import _duckdb_errors
 from ledger.errors import ConfigurationError
+from ledger.ingest import bulk_gc
 from ledger.serve import ROLES, ServeSettings, Tokens, UnknownDecisionError
 from ledger.serve._service import outcome_json
 from ledger.vocabulary import Decision
@@ -197,7 +198,8 @@ def _serve(args: argparse.Namespace, runtime: Runtime) -> int:
             log_config=None,
         )
     )
-    with _graceful_exit():
+    # The server owns its process: the collector tuning `govledger ingest` uses applies here.
+    with _graceful_exit(), bulk_gc():
         server.run()
     return 0 if server.started else 3
 
