@@ -147,3 +147,91 @@ def test_no_tool_can_record_a_human_decision_or_take_a_user():
 async def _bounded(config: LedgerConfig, key: Path) -> dict:
     with anyio.fail_after(TIMEOUT):
         return await _session(config, key)
+
+
+async def _over_http(url: str, token: str) -> tuple:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with anyio.fail_after(TIMEOUT):
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        ):
+            gate = {
+                "gate_type": "SpecApproval",
+                "target_ref": "WP-1",
+                "automation_level": "HYBRID",
+                "decision": "approve",
+                "confidence": 0.5,
+                "decision_id": f"mcp-http-{token[-6:]}",
+            }
+            evaluated = await client.call_tool("evaluate_gate", gate)
+            pending = await client.call_tool("list_pending", {})
+            return evaluated, pending
+
+
+def test_over_http_every_call_needs_a_token_and_only_orchestrators_evaluate(tmp_path):
+    """
+    Issue 12: ``govledger mcp --http`` serves streamable HTTP behind the API tokens: no
+    token is 401, an auditor may read but not evaluate a gate (forbidden_role), an
+    orchestrator may; SIGTERM ends it with status 0.
+    """
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.integration._server import add_token, free_port
+
+    config = LedgerConfig(store=str(tmp_path / "s.db"), projection=str(tmp_path / "p.duckdb"))
+    orchestrator = add_token(config, "orchestrator-1", "orchestrator")
+    auditor = add_token(config, "auditor-1", "auditor")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--store",
+            config.store,
+            "--projection",
+            config.projection,
+            "mcp",
+            "--http",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        anonymous = None
+        while time.monotonic() < deadline:
+            try:
+                anonymous = httpx.post(f"{url}/mcp", json={}, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert anonymous is not None
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"]["code"] == "unauthorized"
+        refused, read = anyio.run(_over_http, url, auditor)
+        allowed, _ = anyio.run(_over_http, url, orchestrator)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert refused.is_error
+    assert refused.structured_content["error"]["code"] == "forbidden_role"
+    assert not read.is_error
+    assert not allowed.is_error
+    assert allowed.structured_content["status"] == "awaiting_human"
