@@ -17,6 +17,7 @@ from uuid import UUID
 
 from ledger import events as ev
 from ledger.errors import DuplicateEventError, LedgerError
+from ledger.events import canonical_bytes
 from ledger.gate import GateEvaluation, aggregate_id, duplicate_error
 from ledger.policy import GatePolicy
 from ledger.validation import ValidatedFR, normalise
@@ -114,7 +115,7 @@ def judge(
             if aggregate is None:
                 aggregate = aggregates[oid] = GateEvaluation.create(fr, policy)
             else:
-                aggregate.record(fr)
+                _record(aggregate, fr)
         except DuplicateEventError as exc:
             if atomic:
                 raise
@@ -131,6 +132,23 @@ def judge(
         out.pending.extend(aggregate.collect_events())  # type: ignore[arg-type]
         out.results.append(fr["event_id"])
     return out
+
+
+def _record(aggregate: GateEvaluation, fr: ValidatedFR) -> None:
+    """
+    ``aggregate.record(fr)``; a refused event the decision already holds is a duplicate.
+
+    The event_ids were looked up before the decisions were loaded: a concurrent writer
+    may have stored this very event in between, and the decision then shows it. An
+    identical re-send is ``duplicate`` whatever the interleaving of writers.
+    """
+    try:
+        aggregate.record(fr)
+    except LedgerError:
+        held = aggregate.stored_copy(fr["event_id"])
+        if held is None:
+            raise
+        raise duplicate_error(fr, identical=canonical_bytes(held) == fr.canonical) from None
 
 
 def _detached(error: LedgerError) -> LedgerError:

@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
 
 from ledger.errors import StoreError
 from ledger.gate import GateEvaluation
+from ledger.policy import BUILTIN, GatePolicy
 from ledger.stores import EventStore
 
 __all__ = ["DecisionRepository", "store_errors"]
@@ -55,11 +56,20 @@ class DecisionRepository:
     refusals, so few of them are kept: memory stays flat on long streams.
     """
 
-    def __init__(self, store: EventStore, mapper: Mapper[UUID], label: str, capacity: int) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        mapper: Mapper[UUID],
+        label: str,
+        capacity: int,
+        policy: GatePolicy = BUILTIN,
+    ) -> None:
         self._store = store
         self._mapper = mapper
         self._label = label
         self._capacity = capacity
+        # The policies decisions were created under, by digest (the store keeps them all).
+        self._policies: dict[str, GatePolicy] = {BUILTIN.digest: BUILTIN, policy.digest: policy}
         self._open: OrderedDict[UUID, GateEvaluation] = OrderedDict()
         self._closed: OrderedDict[UUID, GateEvaluation] = OrderedDict()
 
@@ -84,12 +94,34 @@ class DecisionRepository:
         if missing:
             with store_errors(self._label, "read"):
                 stored = self._store.select_events_many(missing)
+                pins = self._store.policy_pins(list(stored)) if stored else {}
             for oid, rows in stored.items():
                 aggregate: Any = None
                 for row in rows:
-                    # What the library's Repository does for each stored event.
-                    aggregate = self._mapper.to_domain_event(row).mutate(aggregate)  # type: ignore[attr-defined]
+                    # What the library's Repository does for each stored event; a 001 also
+                    # carries the policy its decision was created under (4.3.7.1: pinned).
+                    event = self._mapper.to_domain_event(row)
+                    if row.originator_version == 1:
+                        event.__dict__["policy"] = self.policy(pins.get(oid))
+                    aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
                 found[oid] = aggregate
+        return found
+
+    def policy(self, digest: str | None) -> GatePolicy:
+        """
+        The gate policy with ``digest`` (None: a decision from before policies were kept,
+        when the normative table was the only policy).
+        """
+        if digest is None:
+            return BUILTIN
+        found = self._policies.get(digest)
+        if found is None:
+            with store_errors(self._label, "read"):
+                records = self._store.policy_records([digest])
+            if digest not in records:
+                msg = f"the store names gate policy {digest} but does not keep it"
+                raise StoreError(msg, rule="policy")
+            found = self._policies[digest] = GatePolicy.from_canonical(records[digest].canonical)
         return found
 
     def stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ commit times, checkpoint times, the events the command API makes).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["display", "parse", "utc_text"]
 
@@ -36,5 +36,16 @@ def display(moment: datetime) -> str:
 def parse(text: str) -> datetime:
     """
     An RFC 3339 timestamp (already validated: ``t``/``z`` allowed) as an aware datetime.
+
+    A leap second (``23:59:60`` UTC) is the first instant of the next UTC day: Python's
+    datetime has no second 60, and this keeps timestamps in order.
     """
-    return datetime.fromisoformat(text.replace("t", "T").replace("z", "+00:00"))
+    text = text.replace("t", "T").replace("z", "+00:00")
+    if text[17:19] != "60":
+        return datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text[:17] + "59" + text[19:])
+    utc = moment.astimezone(UTC)
+    if (utc.hour, utc.minute) != (23, 59):
+        msg = f"second 60 is a leap second, only at 23:59:60 UTC: {text!r}"
+        raise ValueError(msg)
+    return moment + timedelta(seconds=1)

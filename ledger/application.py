@@ -10,18 +10,22 @@ Library exceptions are translated here and never reach callers.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import reprlib
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import Environment, EnvType
 
-from ledger import _time, stores
+from ledger import _journal, _time, stores
 from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
 from ledger._guard import redact
 from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
@@ -80,6 +84,47 @@ class GateOutcome:
         return self.status == "halted"
 
 
+_Command = TypeVar("_Command", bound=Callable[..., GateOutcome])
+
+
+def _journaled(command: _Command) -> _Command:
+    """
+    A refused command is written to the refusal journal before the refusal is raised.
+
+    The journal keeps the call's SHA-256 (its arguments as JSON), never its content.
+    """
+
+    @functools.wraps(command)
+    def run(ledger: GovernanceLedger, *args: Any, **kwargs: Any) -> GateOutcome:
+        try:
+            return command(ledger, *args, **kwargs)
+        except StoreError:
+            raise
+        except LedgerError as exc:
+            call = {"command": command.__name__, "args": list(args), "kwargs": kwargs}
+            record = _journal.refusal(
+                exc,
+                None,
+                _journal.submitted_bytes(_plain_call(call)),
+                entry_point=_journal.ENTRY_POINT.get() or "api",
+                at=_time.utc_text(),
+            )
+            ledger._save_in_order([], [record])  # noqa: SLF001 - the ledger's own journal
+            raise
+
+    return cast("_Command", run)
+
+
+def _plain_call(call: dict[str, Any]) -> Any:
+    # Arguments can be anything a caller passed (deeply nested, not JSON): then the digest
+    # is taken over a bounded text form of them.
+    try:
+        orjson.dumps(call)
+    except (orjson.JSONEncodeError, TypeError):
+        return reprlib.repr(call)
+    return call
+
+
 class GovernanceLedger(Application[UUID]):
     """
     The governance ledger on one event store (SQLite file, in-memory, or PostgreSQL).
@@ -105,7 +150,10 @@ class GovernanceLedger(Application[UUID]):
             raise ConfigurationError("govledger does not support snapshots", rule="snapshots")
         self.store: stores.EventStore = self.recorder
         self.decisions = DecisionRepository(
-            self.store, self.mapper, self.config.store_label, self.config.cache_decisions
+            self.store, self.mapper, self.config.store_label, self.config.cache_decisions, policy
+        )
+        self._policy_record = stores.PolicyRecord(
+            policy.digest, policy.version, policy.canonical().decode()
         )
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -114,15 +162,26 @@ class GovernanceLedger(Application[UUID]):
 
     # --- appending -------------------------------------------------------------------
 
-    def append(self, events: Iterable[Any]) -> list[AppendResult]:
+    def append(
+        self,
+        events: Iterable[Any],
+        *,
+        entry_point: str | None = None,
+        submitted: Sequence[bytes | None] | None = None,
+    ) -> list[AppendResult]:
         """
         Judge and store FR events (dicts, or ``LedgerError`` for inputs that did not parse).
 
         Every event is judged on its own, in order; refused events never block or undo
-        the accepted ones. All accepted events are stored in one transaction, and are
+        the accepted ones. All accepted events are stored in one transaction, with a
+        record of each refused one in the refusal journal (``entry_point`` says where they
+        came from; ``submitted``, the bytes each event arrived as, when known), and are
         acknowledged only after it commits.
         """
-        return self._append(list(events), atomic=False)
+        items = list(events)
+        where = entry_point or _journal.ENTRY_POINT.get() or "append"
+        raw = list(submitted) if submitted is not None else [None] * len(items)
+        return self._append(items, atomic=False, entry_point=where, submitted=raw)
 
     def append_one(self, event: Any) -> AppendResult:
         """
@@ -148,6 +207,8 @@ class GovernanceLedger(Application[UUID]):
         atomic: bool,
         new_ids: bool = False,
         new_decision: bool = False,
+        entry_point: str = "api",
+        submitted: Sequence[bytes | None] = (),
     ) -> list[AppendResult]:
         judged = prepare(items)
         candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
@@ -167,7 +228,12 @@ class GovernanceLedger(Application[UUID]):
         outcome = Judged()
         try:
             judge(judged, stored, aggregates, self.policy, atomic=atomic, into=outcome)
-            positions = self._save_in_order(outcome.pending) if outcome.pending else []
+            refusals = self._refusals(outcome, items, submitted, entry_point)
+            positions = (
+                self._save_in_order(outcome.pending, refusals)
+                if outcome.pending or refusals
+                else []
+            )
         except BaseException:
             # Judging works on the cached aggregates themselves (copying them costs more
             # than ingesting): whatever this batch applied to them is forgotten on failure.
@@ -181,7 +247,31 @@ class GovernanceLedger(Application[UUID]):
             self.decisions.remember(oid, aggregate)
         return outcome.acknowledged(positions)
 
-    def _save_in_order(self, events: list[GovEvent]) -> list[int]:
+    @staticmethod
+    def _refusals(
+        outcome: Judged, items: Sequence[Any], submitted: Sequence[bytes | None], entry_point: str
+    ) -> list[stores.RefusalRecord]:
+        """
+        The journal records of this batch's refused events (an identical re-send is not one).
+        """
+        at = _time.utc_text()
+        return [
+            _journal.refusal(
+                result.error,
+                items[n],
+                submitted[n] if n < len(submitted) else None,
+                entry_point=entry_point,
+                at=at,
+            )
+            for n, result in enumerate(outcome.results)
+            if isinstance(result, AppendResult)
+            and result.status == REJECTED
+            and result.error is not None
+        ]
+
+    def _save_in_order(
+        self, events: list[GovEvent], refusals: Sequence[stores.RefusalRecord] = ()
+    ) -> list[int]:
         """
         ``Application.save`` for events already collected, in input order; their positions.
 
@@ -193,6 +283,10 @@ class GovernanceLedger(Application[UUID]):
         """
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events.extend(events)
+        # Written by the store in the same transaction (the library hands save's keyword
+        # arguments to the recorder): the policy the new decisions were judged under, and
+        # the refusal journal's records.
+        processing.saved_kwargs.update(policy=self._policy_record, refusals=refusals)
         with store_errors(self.config.store_label, "write to", nothing_stored=True):
             recordings: list[Recording[UUID]] = self._record(processing)
         self._take_snapshots(processing)
@@ -239,6 +333,29 @@ class GovernanceLedger(Application[UUID]):
         with store_errors(self.config.store_label, "read"):
             return int(self.store.position_at(text))
 
+    def creation_policies(self, start: int, stop: int) -> Callable[[int], GatePolicy]:
+        """
+        For positions in [start, stop]: the gate policy a 001 stored there was judged under.
+        """
+        with store_errors(self.config.store_label, "read"):
+            commits = self.store.commit_policies(start, stop)
+        lasts = [position for position, _ in commits]
+        policies = [self.decisions.policy(digest) for _, digest in commits]
+
+        def policy_at(position: int) -> GatePolicy:
+            # A commit's row names its last position: the first one at or after this.
+            found = bisect.bisect_left(lasts, position)
+            return policies[found] if found < len(policies) else BUILTIN
+
+        return policy_at
+
+    def refusals(self, *, start: int = 1, limit: int = 1000) -> list[tuple[int, Any]]:
+        """
+        (position, ``RefusalRecord``) of the refusal journal from ``start`` on, one page.
+        """
+        with store_errors(self.config.store_label, "read"):
+            return list(self.store.select_refusals(start, limit))
+
     def max_position(self) -> int:
         """
         The last store position (0 for an empty store).
@@ -248,6 +365,7 @@ class GovernanceLedger(Application[UUID]):
 
     # --- command API ------------------------------------------------------------------
 
+    @_journaled
     def evaluate_gate(
         self,
         gate_type: str,
@@ -321,12 +439,14 @@ class GovernanceLedger(Application[UUID]):
             return self._record_steps(
                 binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
             )
-        except SequenceViolationError:
-            if decision_id is None:
-                raise
-            # The decision exists (ours from a first try, or another writer's): a retry with
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
+            # A used decision_id (ours from a first try, or another writer's): a retry with
             # the same arguments gets the recorded outcome, anything else is ``duplicate``.
-            agg = self._existing(decision_id, "evaluate_gate")
+            agg = None if decision_id is None else self.gate(decision_id)
+            if agg is None:
+                raise
             again = plan_gate(
                 agg.policy,
                 gate_type=gate_type,
@@ -341,6 +461,7 @@ class GovernanceLedger(Application[UUID]):
             replay = gate_replay(agg.history, agg.policy, binding, again.steps)
             return _replayed(binding.decision_id, replay, again.outcome)
 
+    @_journaled
     def record_human_decision(
         self,
         decision_id: str,
@@ -353,17 +474,19 @@ class GovernanceLedger(Application[UUID]):
         """
         Record a human's answer (005) and, when it is final, close the gate (002).
 
-        ``user_id`` names the human and may not be empty. The same answer by the same
-        user, repeated, returns the recorded outcome (``replayed``); a decision already
-        answered by another user or otherwise is ``duplicate``.
+        ``user_id`` is required: the ledger's own API never records an anonymous human.
+        The same answer by the same user, repeated, returns the recorded outcome
+        (``replayed``); a decision already answered by another user or otherwise is
+        ``duplicate``.
         """
         _require_text("record_human_decision", user_id=user_id)
         if not user_id.strip():
             raise InvalidSchemaError(
-                "record_human_decision: field 'user_id' is empty: a human decision names "
-                "the human who made it",
+                "record_human_decision: field 'user_id' must name the human who answered "
+                "(the ledger's own API never records an anonymous human)",
                 field="user_id",
                 rule="required",
+                decision_id=decision_id if isinstance(decision_id, str) else None,
             )
         agg = self._existing(
             decision_id, "record_human_decision", "a human answers a recorded decision"
@@ -372,7 +495,9 @@ class GovernanceLedger(Application[UUID]):
         binding = Binding.of(agg.state)
         try:
             return self._record_steps(binding, steps, None, new_ids=True)
-        except SequenceViolationError:
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
             # Answered already (by this call's first try, or by someone else meanwhile)?
             agg = self._existing(decision_id, "record_human_decision")
             replay = human_replay(agg.history, agg.policy, binding, steps)
@@ -385,6 +510,7 @@ class GovernanceLedger(Application[UUID]):
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
+    @_journaled
     def create_decision(
         self,
         gate_type: str,
@@ -417,6 +543,7 @@ class GovernanceLedger(Application[UUID]):
         step = decision_created(actor, decision, confidence, rationale, evidence_refs, model_id)
         return self._record_steps(binding, (step,), None, event_id=event_id)
 
+    @_journaled
     def auto_sign(
         self,
         decision_id: str,
@@ -431,6 +558,7 @@ class GovernanceLedger(Application[UUID]):
         step = Step(SIGNED, "agent", {"model_id": model_id, "confidence": confidence})
         return self._next(decision_id, step, event_id)
 
+    @_journaled
     def request_human_intervention(
         self, decision_id: str, rationale: str = "", *, event_id: str | None = None
     ) -> GateOutcome:
@@ -440,6 +568,7 @@ class GovernanceLedger(Application[UUID]):
         step = Step(REQUESTED, "system", {"rationale": rationale})
         return self._next(decision_id, step, event_id)
 
+    @_journaled
     def apply_decision(
         self, decision_id: str, decision: str | None = None, *, event_id: str | None = None
     ) -> GateOutcome:

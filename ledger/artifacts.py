@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.decision_state import DecisionState
+from ledger.decision_state import UNATTRIBUTED, DecisionState, human_attributed
 from ledger.events import RECEIVED, REQUESTED, SIGNED
 
 __all__ = [
@@ -90,6 +90,9 @@ class HumanIntervention(_Frozen):
     requested_at: str
     received_at: str | None = None
     user_id: str | None = None
+    #: The 005's actor, and whether it names the human who acted (a user_id, actor human).
+    actor: Literal["human", "agent", "system"] | None = None
+    attributed: bool | None = None
     decision: Literal["approve", "reject", "defer"] | None = None
     rationale: str | None = None
 
@@ -108,6 +111,11 @@ class DecisionRecord(_Frozen):
     threshold: float | None
     governance_decision: GovernanceDecision | None
     auto_signature: AutoSignature | None
+    #: Whether the AutoSignature names its model (None: no AutoSignature).
+    model_attributed: bool | None = None
+    #: The gate policy the decision was judged under (its version label and digest).
+    policy_version: str
+    policy_digest: str
     interventions: tuple[HumanIntervention, ...]
     events: tuple[Mapping[str, Any], ...]
 
@@ -141,18 +149,22 @@ class DecisionRecord(_Frozen):
                 ),
             )
         signature = None
+        model_attributed: bool | None = None
         interventions: list[HumanIntervention] = []
         for fr in history[1:]:
             if fr["type"] == SIGNED:
+                signed_by = fr.get("model_id") or model_id
                 signature = AutoSignature(
                     auto_signature_id=fr["event_id"],
                     decision_id=fr["decision_id"],
                     gate_type=fr["gate_type"],
                     target_ref=fr["target_ref"],
                     created_at=fr["timestamp"],
-                    # The aggregate refuses a 003 with no model_id on it or its 001.
-                    actor=SignatureActor(model_id=str(fr.get("model_id") or model_id)),
+                    # hsk.auto_signature@0.1 requires actor.model_id: say plainly that none
+                    # was named (issue 10: upstream keeps the model id out of its events).
+                    actor=SignatureActor(model_id=signed_by or UNATTRIBUTED),
                 )
+                model_attributed = signed_by is not None
             elif fr["type"] == REQUESTED:
                 interventions.append(HumanIntervention(requested_at=fr["timestamp"]))
             elif fr["type"] == RECEIVED and interventions:
@@ -160,6 +172,8 @@ class DecisionRecord(_Frozen):
                     update={
                         "received_at": fr["timestamp"],
                         "user_id": fr.get("user_id"),
+                        "actor": fr["actor"],
+                        "attributed": human_attributed(fr),
                         "decision": fr.get("decision"),
                         "rationale": fr.get("rationale"),
                     }
@@ -174,6 +188,9 @@ class DecisionRecord(_Frozen):
             threshold=state.threshold,
             governance_decision=decision,
             auto_signature=signature,
+            model_attributed=model_attributed,
+            policy_version=state.policy_version,
+            policy_digest=state.policy_digest,
             interventions=tuple(interventions),
             events=tuple(history),
         )

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.application import GovernanceLedger
 from ledger.config import LedgerConfig
 from ledger.decision_state import Status
-from ledger.errors import InvalidSchemaError
+from ledger.errors import ConfigurationError, InvalidSchemaError
 from ledger.policy import BUILTIN, GatePolicy
 from ledger.trust import SigningKey, VerifierKey, load_signing_key, trusted_key
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from ledger.serve import ServeSettings
 
-__all__ = ["Runtime", "bootstrap"]
+__all__ = ["Runtime", "bootstrap", "load_policy"]
 
 _UNLOADED = object()
 
@@ -126,5 +127,25 @@ class Runtime:
 def bootstrap(config: LedgerConfig | None = None, *, policy: GatePolicy | None = None) -> Runtime:
     """
     The runtime for ``config`` (default: ``LedgerConfig.from_env()``).
+
+    The gate policy is ``policy``, else the operator's file ``config.policy_file``, else
+    the normative table alone; a file that cannot be used is refused here, at start-up
+    (``ConfigurationError``), before anything is judged under it.
     """
-    return Runtime(config or LedgerConfig.from_env(), policy or BUILTIN)
+    config = config or LedgerConfig.from_env()
+    if policy is None:
+        policy = load_policy(config.policy_file) if config.policy_file else BUILTIN
+    return Runtime(config, policy)
+
+
+def load_policy(path: str) -> GatePolicy:
+    """
+    The operator's gate policy file, validated (``ConfigurationError`` naming why).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        msg = f"cannot read the gate policy file {path}: {why}"
+        raise ConfigurationError(msg, field="policy", rule="readable") from None
+    return GatePolicy.from_toml(text, path)

@@ -34,6 +34,8 @@ class LedgerConfig:
     seal_every: int = 100_000
     #: Ed25519 private key for checkpoints (``govledger keygen`` writes one).
     signing_key: str | None = None
+    #: The operator's gate policy file (TOML); None: the normative table of 2.6.8.12.2 alone.
+    policy_file: str | None = None
     #: The libpq ``PG*`` variables (host, port, user, password, database) that fill in
     #: what a ``postgresql://`` URL leaves out; read by ``from_env``, never shown.
     pg_defaults: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -56,6 +58,8 @@ class LedgerConfig:
             overrides["seal_every"] = _positive(env, "GOVLEDGER_SEAL_EVERY", allow_zero=True)
         if env.get("GOVLEDGER_SIGNING_KEY"):
             overrides["signing_key"] = env["GOVLEDGER_SIGNING_KEY"]
+        if env.get("GOVLEDGER_POLICY"):
+            overrides["policy_file"] = env["GOVLEDGER_POLICY"]
         from ledger.stores._pgurl import PG_VARIABLES  # noqa: PLC0415 - only Postgres users need it
 
         pg = tuple((name, env[name]) for name in PG_VARIABLES if env.get(name))
@@ -68,6 +72,12 @@ class LedgerConfig:
         The same configuration on another store.
         """
         return replace(self, store=store)
+
+    def with_policy(self, policy_file: str | None) -> LedgerConfig:
+        """
+        The same configuration under another gate policy file (None: the built-in table).
+        """
+        return replace(self, policy_file=policy_file)
 
     @property
     def is_postgres(self) -> bool:

@@ -21,7 +21,18 @@ from ledger.events import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED
 from ledger.policy import BUILTIN, GatePolicy, Verdict, is_locked_halt
 from ledger.vocabulary import AutomationLevel, Decision
 
-__all__ = ["STATE_FIELDS", "DecisionState", "Status", "evolve"]
+__all__ = [
+    "STATE_FIELDS",
+    "UNATTRIBUTED",
+    "DecisionState",
+    "Status",
+    "evolve",
+    "human_attributed",
+    "signer",
+]
+
+#: What an AutoSignature's actor.model_id says when neither its 003 nor its 001 named one.
+UNATTRIBUTED: Final = "unattributed"
 
 
 class Status(StrEnum):
@@ -61,13 +72,20 @@ class DecisionState:
     threshold: float | None
     reason: str
     created_at: str
+    #: The gate policy the decision was created under (4.3.7.1: pinned for its whole life).
+    policy_version: str
+    policy_digest: str
     signed_at: str | None = None
+    #: The model the AutoSignature names (its 003's model_id, else its 001's; None: none).
+    signed_by: str | None = None
     #: The 004 awaiting an answer, and since when.
     pending_request_id: str | None = None
     awaiting_since: str | None = None
     #: The human's answer (005), who gave it and when.
     human_decision: str | None = None
     human_user_id: str | None = None
+    #: Whether the last 005 names the human who acted (a user_id and actor human).
+    human_attributed: bool | None = None
     human_decided_at: str | None = None
     #: What the 002 applied, and when: the decision is closed.
     applied_decision: str | None = None
@@ -151,6 +169,24 @@ class DecisionState:
 STATE_FIELDS: Final = tuple(f.name for f in fields(DecisionState))
 
 
+def signer(signature: Mapping[str, Any], state: DecisionState) -> str | None:
+    """
+    The model an AutoSignature names: its 003's ``model_id``, else its 001's (2.6.8.12.6.3).
+
+    ``model_id`` is optional in 11.5.1 and upstream puts it in the artifact, not in the
+    event: a signature that names none is recorded and marked unattributed.
+    """
+    named: str | None = signature.get("model_id") or state.model_id
+    return named
+
+
+def human_attributed(answer: Mapping[str, Any]) -> bool:
+    """
+    Whether a 005 names the human who acted: a ``user_id``, and actor ``human``.
+    """
+    return bool(answer.get("user_id")) and answer.get("actor") == "human"
+
+
 def _made(values: dict[str, Any]) -> DecisionState:
     """
     ``DecisionState(**values)`` for a complete set of fields, without running ``__init__``.
@@ -205,6 +241,8 @@ def evolve(
                 "threshold": outcome.threshold,
                 "reason": outcome.reason,
                 "created_at": fr["timestamp"],
+                "policy_version": policy.version,
+                "policy_digest": policy.digest,
                 **_DEFAULTS,
             }
         )
@@ -213,7 +251,7 @@ def evolve(
         msg = f"decision {state.decision_id!r} already has its {CREATED}"
         raise ValueError(msg)
     if event_type == SIGNED:
-        return _moved(state, signed_at=timestamp)
+        return _moved(state, signed_at=timestamp, signed_by=signer(fr, state))
     if event_type == REQUESTED:
         return _moved(state, pending_request_id=fr["event_id"], awaiting_since=timestamp)
     if event_type == RECEIVED:
@@ -224,6 +262,7 @@ def evolve(
             awaiting_since=None,
             human_decision=answer if answer is not None else state.human_decision,
             human_user_id=fr.get("user_id"),
+            human_attributed=human_attributed(fr),
             human_decided_at=timestamp,
         )
     if event_type == APPLIED:

@@ -21,6 +21,7 @@ from ledger import _time
 from ledger._guard import REDACTED, is_credential_shaped
 from ledger.errors import InvalidSchemaError, UnknownEventTypeError
 from ledger.policy import BUILTIN, GatePolicy
+from ledger.vocabulary import imitated
 
 __all__ = [
     "AGGREGATE_TOPIC",
@@ -210,12 +211,17 @@ def lookup(event_type: object) -> type[GovEvent]:
     if shown == event_type and is_credential_shaped(event_type):
         shown = REDACTED  # 11.5.4: a type string can carry a secret like any other field
     why = DEPRECATED_ALIASES.get(event_type)
-    if why is None and event_type.upper().startswith("FR-EVT-"):
+    rule = "11.5.7"
+    original = imitated(event_type, EVENT_TYPES) if why is None else None
+    if original is not None:
+        why = f"it imitates {original!r}; only the exact spelling names an event type (11.5.7)"
+        rule = "type_confusable"
+    elif why is None and event_type.upper().startswith("FR-EVT-"):
         why = "an FR event id, not a type string; only the five 11.5.7 type strings are accepted"
     elif why is None:
         why = "not one of the five FR-EVT-GOV-001..005 type strings (11.5.7)"
     raise UnknownEventTypeError(
-        f"unknown event type {shown!r}: {why}", field="type", rule="11.5.7", event_type=shown
+        f"unknown event type {shown!r}: {why}", field="type", rule=rule, event_type=shown
     )
 
 

@@ -11,6 +11,7 @@ leaves the aggregate exactly as it was. No I/O here.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from eventsourcing.domain import Aggregate
 
 from ledger import events as ev
-from ledger.decision_state import DecisionState, Status, evolve
+from ledger.decision_state import DecisionState, Status, evolve, human_attributed
 from ledger.errors import (
     BindingMismatchError,
     DuplicateEventError,
@@ -63,40 +64,95 @@ def check_event_alone(fr: Mapping[str, Any], policy: GatePolicy = BUILTIN) -> No
     """
     The policy checks one normalised event decides without its history.
 
-    An AutoSignature its own gate type, level or confidence forbids; 004/005
-    under LOCKED; an approving (or undecided) 001 under LOCKED where a human
-    would be needed.
+    Under LOCKED, 004/005, and an approving (or undecided) 001, 003 or 002 where a human
+    would be needed (first: LOCKED takes precedence); what the policy asks of the text
+    and of a human's answer; an AutoSignature its own gate type, level or confidence
+    forbids.
     """
     event_type = fr["type"]
     level = AutomationLevel(fr["automation_level"])
+    gate_type, confidence = fr["gate_type"], fr.get("confidence")
+    if (
+        event_type in (SIGNED, APPLIED)
+        and confidence is None
+        and policy.is_thresholded(gate_type, level)
+    ):
+        # Alone, a 003 or 002 without confidence is judged only by its gate and level;
+        # the 001's confidence decides the threshold once the history is known.
+        confidence = 1.0
+    if level is AutomationLevel.LOCKED:
+        _check_locked_alone(fr, policy, confidence)
+    if policy.text == "refs_only":
+        _check_refs_only(fr)
+    if event_type == RECEIVED and policy.require_human_identity and not human_attributed(fr):
+        raise InvalidSchemaError(
+            f"{event_type}: field 'user_id' must name the human who answered (and actor must "
+            f"be human): the gate policy {policy.version!r} requires human identity",
+            field="user_id",
+            rule="require_human_identity",
+            **_ids(fr),
+        )
     if event_type == SIGNED:
-        gate_type, confidence = fr["gate_type"], fr.get("confidence")
-        if confidence is None and policy.is_thresholded(gate_type, level):
-            # Alone, a 003 without confidence is judged only by its gate and level;
-            # the 001's confidence decides the threshold once the history is known.
-            confidence = 1.0
         why = policy.auto_signature_refusal(gate_type, level, confidence, "the AutoSignature's")
         if why is not None:
             raise ForbiddenGateError(why, field="gate_type", rule="2.6.8.12.2", **_ids(fr))
-    elif level is AutomationLevel.LOCKED:
-        if event_type in (REQUESTED, RECEIVED):
-            raise LockedHaltError(
-                "LOCKED: no human intervention is permitted (2.6.8.12.6.1); record a reject or "
-                "defer decision and halt",
-                field="automation_level",
-                rule="2.6.8.12.6.1",
-                **_ids(fr),
-            )
-        if event_type == CREATED and fr.get("decision") not in _CLOSING:
-            outcome = policy.evaluate(fr["gate_type"], level, fr.get("confidence"))
-            if outcome.verdict is Verdict.HALT:
-                raise LockedHaltError(
-                    f"{outcome.reason}: under LOCKED the only decision that may be recorded is "
-                    "reject or defer, followed by its 002 (2.6.8.12.6.1, 11.1.7.3)",
-                    field="decision",
-                    rule="2.6.8.12.6.1",
-                    **_ids(fr),
-                )
+
+
+def _check_locked_alone(
+    fr: Mapping[str, Any], policy: GatePolicy, confidence: float | None
+) -> None:
+    """
+    LOCKED takes precedence (2.6.8.12.6.1): where a human would be needed, whatever would
+    approve the gate or bring in a human is a halt, before any other rule.
+    """
+    event_type = fr["type"]
+    if event_type == CREATED and fr.get("decision") in _CLOSING:
+        return  # the halt itself: a reject or defer
+    if event_type in (REQUESTED, RECEIVED):
+        raise _locked(
+            "LOCKED: no human intervention is permitted (2.6.8.12.6.1); record a reject "
+            "or defer decision and halt",
+            fr,
+            "automation_level",
+        )
+    if event_type == APPLIED and fr.get("decision") != Decision.APPROVE:
+        return
+    outcome = policy.evaluate(fr["gate_type"], AutomationLevel.LOCKED, confidence)
+    if outcome.verdict is Verdict.HALT:
+        raise _locked(
+            f"{outcome.reason}: under LOCKED the only decision that may be recorded "
+            "is reject or defer, followed by its 002 (2.6.8.12.6.1, 11.1.7.3)",
+            fr,
+            "decision" if event_type != SIGNED else "automation_level",
+        )
+
+
+#: The upstream runtime's safe-token character set: references, never prose (no spaces, so
+#: no sentences and no e-mail addresses). The work packet's risk map: "events must be refs only".
+_REF_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-:./]*")
+
+
+def _check_refs_only(fr: Mapping[str, Any]) -> None:
+    for field in ("rationale", "target_ref"):
+        value = fr.get(field)
+        if value is not None and not _REF_TOKEN.fullmatch(value):
+            raise _not_a_ref(fr, field)
+    if any(not _REF_TOKEN.fullmatch(ref) for ref in fr.get("evidence_refs", ())):
+        raise _not_a_ref(fr, "evidence_refs")
+
+
+def _not_a_ref(fr: Mapping[str, Any], field: str) -> InvalidSchemaError:
+    return InvalidSchemaError(
+        f"{fr['type']}: field '{field}' is not a reference: the gate policy allows only "
+        "refs (letters, digits and _ - : . /; no spaces), not text",
+        field=field,
+        rule="refs_only",
+        **_ids(fr),
+    )
+
+
+def _locked(why: str, fr: Mapping[str, Any], field: str) -> LockedHaltError:
+    return LockedHaltError(why, field=field, rule="2.6.8.12.6.1", **_ids(fr))
 
 
 class GateEvaluation(Aggregate):
@@ -172,12 +228,16 @@ class GateEvaluation(Aggregate):
         state = self.state
         # What the event alone forbids is refused first, so ingest and validate agree.
         check_event_alone(fr, self.policy)
+        self._check_locked(fr)
         if event_type == CREATED:
-            raise SequenceViolationError(
-                f"decision_id {state.decision_id!r} already has its gov_decision_created; a "
-                "decision is created once (2.6.8.12.6.4)",
+            # Reusing a decision_id is replay, not a step out of order.
+            raise DuplicateEventError(
+                f"decision_id {state.decision_id!r} already has its gov_decision_created "
+                f"(event {self.history[0]['event_id']}); a decision is created once, and a "
+                "decision_id names one decision forever (2.6.8.12.6.4)",
+                identical=False,
                 field="decision_id",
-                rule="2.6.8.12.6.4",
+                rule="unique",
                 **ids,
             )
         for field in _BOUND:
@@ -200,7 +260,7 @@ class GateEvaluation(Aggregate):
                 **ids,
             )
         if event_type == SIGNED:
-            self._check_signature(fr, ids)
+            self._check_signature(ids)
         elif event_type == REQUESTED:
             if state.signed:
                 raise _order(
@@ -220,7 +280,43 @@ class GateEvaluation(Aggregate):
         elif event_type == APPLIED:
             self._check_apply(fr, ids)
 
-    def _check_signature(self, fr: Mapping[str, Any], ids: dict[str, Any]) -> None:
+    def _check_locked(self, fr: Mapping[str, Any]) -> None:
+        """
+        LOCKED takes precedence over binding and order: once a LOCKED decision needed a
+        human (its verdict is HALT), anything that would approve it or bring in a human
+        is ``locked_halt`` (2.6.8.12.6.1), whatever else is wrong with it.
+        """
+        state = self.state
+        if (
+            state.automation_level is not AutomationLevel.LOCKED
+            or state.verdict is not Verdict.HALT
+        ):
+            return
+        event_type = fr["type"]
+        approving = fr.get("decision") == Decision.APPROVE
+        if (
+            event_type in (SIGNED, REQUESTED, RECEIVED)
+            or (event_type == APPLIED and approving)
+            or (event_type == CREATED and fr.get("decision") not in _CLOSING)
+        ):
+            raise _locked(
+                f"{state.reason}: decision {state.decision_id!r} is a LOCKED halt; nothing may "
+                "approve it or bring in a human (2.6.8.12.6.1, 11.1.7.3)",
+                fr,
+                "automation_level",
+            )
+
+    def stored_copy(self, event_id: str) -> Mapping[str, Any] | None:
+        """
+        This decision's event with ``event_id`` (any case), if it holds one.
+        """
+        wanted = event_id.lower()
+        for fr in self.history:
+            if fr["event_id"].lower() == wanted:
+                return fr
+        return None
+
+    def _check_signature(self, ids: dict[str, Any]) -> None:
         state = self.state
         why = self.policy.auto_signature_refusal(
             state.gate_type, state.automation_level, state.confidence, "the decision's"
@@ -236,15 +332,6 @@ class GateEvaluation(Aggregate):
                 f"{effective or 'undecided'}",
                 ids,
                 field="decision",
-            )
-        if fr.get("model_id") is None and state.model_id is None:
-            # hsk.auto_signature@0.1 requires actor.model_id: without it no artifact exists.
-            raise InvalidSchemaError(
-                "gov_auto_signature_created: field 'model_id' is required on the 003 or its "
-                "001: an AutoSignature names the model that signed (2.6.8.12.6.3)",
-                field="model_id",
-                rule="required",
-                **ids,
             )
 
     def _check_apply(self, fr: Mapping[str, Any], ids: dict[str, Any]) -> None:

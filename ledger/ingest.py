@@ -86,16 +86,30 @@ def _parse(raw: bytes | str) -> tuple[Any, str | None]:
 
 
 def ingest_lines(
-    ledger: GovernanceLedger, lines: Iterable[bytes | str], *, batch_size: int | None = None
+    ledger: GovernanceLedger,
+    lines: Iterable[bytes | str],
+    *,
+    batch_size: int | None = None,
+    entry_point: str = "ingest",
 ) -> Iterator[LineResult]:
     """
     Ingest JSON Lines into ``ledger``; yield each line's result after it is durable.
+
+    Refused lines are recorded in the refusal journal with ``entry_point`` and the
+    SHA-256 of the line as it arrived.
     """
     size = batch_size or ledger.config.batch_size
     numbered = enumerate(lines, start=1)
     while batch := list(itertools.islice(numbered, size)):
         parsed = [_parse(raw) for _, raw in batch]
-        results = ledger.append(obj for obj, _ in parsed)
+        results = ledger.append(
+            [obj for obj, _ in parsed],
+            entry_point=entry_point,
+            submitted=[
+                raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+                for _, raw in batch
+            ],
+        )
         for (number, _), (_, shown), result in zip(batch, parsed, results, strict=True):
             if result.status == ACCEPTED:
                 yield LineResult(number, shown, ACCEPTED)

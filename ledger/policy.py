@@ -32,15 +32,18 @@ Readings this module pins down:
 from __future__ import annotations
 
 import hashlib
+import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
-from ledger.vocabulary import AutomationLevel, Decision, GateType
+from ledger.errors import ConfigurationError, LedgerError
+from ledger.vocabulary import AutomationLevel, Decision, GateType, imitated
 
 __all__ = [
     "AUTO",
@@ -176,9 +179,14 @@ class GatePolicy:
         default_factory=lambda: MappingProxyType({})
     )
     never_auto_signed: frozenset[str] = NEVER_AUTO_SIGNED
+    #: A 005 must name its human (a user_id, actor human); else it is recorded unattributed.
+    require_human_identity: bool = False
+    #: "bounded" (bounded text, credential guard) or "refs_only" (safe tokens only).
+    text: str = "bounded"
     _memo: dict[tuple[str, AutomationLevel, float | None], Outcome] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     # --- the table ---------------------------------------------------------------------
 
@@ -292,14 +300,47 @@ class GatePolicy:
             gates.setdefault(str(gate_type), {})[level.value] = _cell_text(rule)
         for gate_type in sorted(self.never_auto_signed - NEVER_AUTO_SIGNED):
             gates.setdefault(str(gate_type), {})["never_auto_signed"] = True
-        return orjson.dumps({"version": self.version, "gates": gates}, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(
+            {
+                "version": self.version,
+                "gates": gates,
+                "require_human_identity": self.require_human_identity,
+                "text": self.text,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
 
     @property
     def digest(self) -> str:
         """
         SHA-256 of ``canonical()``, hex: names this policy in the store and in reports.
         """
-        return hashlib.sha256(self.canonical()).hexdigest()
+        if not self._digest:  # computed once: every decision created records it
+            self._digest.append(hashlib.sha256(self.canonical()).hexdigest())
+        return self._digest[0]
+
+    # --- operator files --------------------------------------------------------------------
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "policy") -> GatePolicy:
+        """
+        An operator's policy file (TOML), validated: ``ConfigurationError`` naming why.
+
+        The five normative gates of 2.6.8.12.2 may appear only to tighten their cells
+        (a higher threshold, or human); other gates may be declared freely.
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise _policy_error(source, f"not TOML: {exc}", rule="toml") from None
+        return _from_mapping(data, source, strict=True)
+
+    @classmethod
+    def from_canonical(cls, text: str | bytes) -> GatePolicy:
+        """
+        A policy from its canonical form (as the store keeps it).
+        """
+        return _from_mapping(orjson.loads(text), "stored policy", strict=False)
 
 
 def _cell_text(rule: Rule) -> object:
@@ -324,3 +365,158 @@ def evaluate(gate_type: str, level: AutomationLevel, confidence: float | None) -
     The built-in policy's outcome for one gate evaluation (2.6.8.12.2, 2.6.8.12.6.1).
     """
     return BUILTIN.evaluate(gate_type, level, confidence)
+
+
+# --- reading an operator's policy file ---------------------------------------------------------
+
+_TEXT_MODES: Final = ("bounded", "refs_only")
+_TOP_KEYS: Final = frozenset({"version", "gates", "require_human_identity", "text"})
+_LEVELS_BY_NAME: Final = {level.value: level for level in COLUMNS}
+#: A gate type named in a policy file: the same token as in events (schemas/).
+_GATE_TOKEN: Final = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def _policy_error(source: str, why: str, *, gate: str | None = None, **kw: str) -> LedgerError:
+    where = f"gate {gate!r}: " if gate is not None else ""
+    return ConfigurationError(
+        f"{source}: {where}{why}",
+        field=kw.get("field", "policy"),
+        **{k: v for k, v in kw.items() if k != "field"},
+    )
+
+
+def _from_mapping(data: Any, source: str, *, strict: bool) -> GatePolicy:
+    if not isinstance(data, dict):
+        raise _policy_error(source, "a policy is a table of keys", rule="type")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise _policy_error(
+            source,
+            f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})",
+            rule="unknown_key",
+        )
+    version = data.get("version")
+    if not isinstance(version, str) or not version.strip() or len(version) > 128:  # noqa: PLR2004
+        raise _policy_error(
+            source, "'version' must be a label (text, 1 to 128 characters)", rule="version"
+        )
+    identity = data.get("require_human_identity", False)
+    if not isinstance(identity, bool):
+        raise _policy_error(source, "'require_human_identity' must be true or false", rule="type")
+    text = data.get("text", "bounded")
+    if text not in _TEXT_MODES:
+        raise _policy_error(source, f"'text' must be one of {', '.join(_TEXT_MODES)}", rule="text")
+    cells, never = _gates(source, data.get("gates", {}), strict=strict)
+    return GatePolicy(
+        version=version,
+        cells=MappingProxyType(cells),
+        never_auto_signed=frozenset(never),
+        require_human_identity=identity,
+        text=text,
+    )
+
+
+def _gates(
+    source: str, gates: Any, *, strict: bool
+) -> tuple[dict[tuple[str, AutomationLevel], Rule], set[str]]:
+    if not isinstance(gates, dict):
+        raise _policy_error(source, "'gates' must be a table of gate tables", rule="type")
+    cells: dict[tuple[str, AutomationLevel], Rule] = {}
+    never: set[str] = {str(gate) for gate in NEVER_AUTO_SIGNED}
+    for gate_type, declared in gates.items():
+        _check_gate_name(source, gate_type)
+        if not isinstance(declared, dict):
+            raise _policy_error(source, "must be a table of levels", gate=gate_type, rule="type")
+        for key, value in declared.items():
+            if key == "never_auto_signed":
+                never = _never_auto_signed(source, gate_type, value, never)
+                continue
+            level = _level(source, gate_type, key)
+            rule = _cell(source, gate_type, level, value)
+            if strict:
+                _check_tightens(source, gate_type, level, rule)
+            cells[(gate_type, level)] = rule
+    return cells, never
+
+
+def _check_gate_name(source: str, gate_type: str) -> None:
+    original = imitated(gate_type, [g.value for g in GateType])
+    if original is not None:
+        raise _policy_error(
+            source,
+            f"imitates the normative gate {original!r}; name it exactly",
+            gate=gate_type,
+            rule="gate_type_confusable",
+        )
+    if not _GATE_TOKEN.fullmatch(gate_type):
+        raise _policy_error(
+            source,
+            "a gate type is letters, digits, '_', '.' and '-' (at most 128)",
+            gate=gate_type,
+            rule="pattern",
+        )
+
+
+def _never_auto_signed(source: str, gate_type: str, value: Any, never: set[str]) -> set[str]:
+    if not isinstance(value, bool):
+        raise _policy_error(source, "never_auto_signed must be true or false", gate=gate_type)
+    if value:
+        return never | {gate_type}
+    if gate_type in NEVER_AUTO_SIGNED:
+        raise _policy_error(
+            source,
+            "never_auto_signed = false would loosen 2.6.8.12.4 (AutoSignature MUST NOT be "
+            "used for it)",
+            gate=gate_type,
+            rule="tighten_only",
+        )
+    return never - {gate_type}
+
+
+def _level(source: str, gate_type: str, key: str) -> AutomationLevel:
+    level = _LEVELS_BY_NAME.get(key)
+    if level is not None:
+        return level
+    if key == _L.LOCKED:
+        why = "LOCKED has no column of its own: it reads the AUTONOMOUS column (2.6.8.12.6.1)"
+    else:
+        why = f"unknown level {key!r} (FULL_HUMAN, HYBRID, AUTONOMOUS, or never_auto_signed)"
+    raise _policy_error(source, why, gate=gate_type, field="level", rule="level")
+
+
+def _cell(source: str, gate_type: str, level: AutomationLevel, value: Any) -> Rule:
+    if value == "human":
+        return HUMAN
+    if value == "auto":
+        return AUTO
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return AutoIf(float(value))
+    raise _policy_error(
+        source,
+        f'{level.value}: a cell is "human", "auto" or a threshold in [0, 1]',
+        gate=gate_type,
+        field="level",
+        rule="cell",
+    )
+
+
+def _check_tightens(source: str, gate_type: str, level: AutomationLevel, rule: Rule) -> None:
+    """
+    A normative cell may only be tightened: human anywhere; a higher threshold for Auto.
+    """
+    normative = RULES.get((gate_type, level))  # type: ignore[arg-type]
+    if normative is None or isinstance(rule, HumanCell):
+        return
+    ok = isinstance(normative, AutoIf) and (
+        normative.threshold is None
+        or (rule.threshold is not None and rule.threshold >= normative.threshold)
+    )
+    if not ok:
+        raise _policy_error(
+            source,
+            f"{level.value}: {_cell_text(rule)!r} would loosen 2.6.8.12.2's "
+            f"{_cell_text(normative)!r}; the normative gates may only be tightened",
+            gate=gate_type,
+            field="level",
+            rule="tighten_only",
+        )

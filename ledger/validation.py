@@ -12,14 +12,14 @@ content) instead of running the schema a second time on the same event.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import fastjsonschema
 
 from ledger import _guard, _schemas
 from ledger.errors import InvalidSchemaError
 from ledger.events import canonical_bytes, lookup
-from ledger.vocabulary import LEGACY_LEVELS
+from ledger.vocabulary import LEGACY_LEVELS, AutomationLevel, Decision, GateType, imitated
 
 __all__ = ["ValidatedFR", "normalise"]
 
@@ -125,9 +125,13 @@ def normalise(event: Any) -> ValidatedFR:
         raise InvalidSchemaError(
             "event: must be a JSON object", field=None, rule="type", event_type=None
         )
+    # Judge, and later store, a copy of our own: a mapping that answers lookups one way
+    # and holds other contents (or a list the caller changes later) cannot slip past.
+    event = _own(event)
     if "type" not in event:
         raise InvalidSchemaError("event: field 'type' is required", field="type", rule="required")
     event_type = lookup(event["type"]).event_type
+    _check_spellings(event, event_type)
     try:
         _schemas.validator(event_type)(event)
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -152,3 +156,87 @@ def normalise(event: Any) -> ValidatedFR:
     # these bytes (measured: 6 KiB per event before the copy, ~0.5 KiB after).
     out.canonical = memoryview(canonical_bytes(out)).tobytes()
     return out
+
+
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _own(event: dict[Any, Any], depth: int = 0) -> dict[Any, Any]:
+    """
+    A plain copy of ``event``: exact JSON types, no object shared with the caller.
+
+    Read through the built-in types' own methods (``dict.items``, ``list.__iter__``), so a
+    subclass that overrides its lookups is copied as what it holds, not what it claims.
+    Only two levels are copied: an event is flat (scalars, and lists of strings), and the
+    schema refuses whatever a deeper level holds by its type.
+    """
+    out: dict[Any, Any] = {}
+    for key, value in dict.items(event):
+        kind = type(value)
+        if kind in _SCALARS:
+            out[_plain(key, depth)] = value
+        elif kind is list and all(type(item) in _SCALARS for item in list.__iter__(value)):
+            out[_plain(key, depth)] = list(list.__iter__(value))
+        else:
+            out[_plain(key, depth)] = _plain(value, depth + 1)
+    return out
+
+
+_COPIED_DEPTH: Final = 2
+
+
+def _plain(value: Any, depth: int) -> Any:  # noqa: PLR0911 - one return per JSON type
+    kind = type(value)
+    if kind in _SCALARS or depth > _COPIED_DEPTH:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, dict):
+        return _own(value, depth)
+    if isinstance(value, list):
+        return [_plain(item, depth + 1) for item in list.__iter__(value)]
+    if isinstance(value, tuple):
+        return [_plain(item, depth + 1) for item in tuple.__iter__(value)]
+    return value  # not a JSON type: the schema refuses it by its type
+
+
+#: The enumerated fields whose look-alike spellings are refused by name (2.6.8.12.6.1: the
+#: legacy levels ASSISTED/SUPERVISED stay exact spellings of their own).
+_ENUMS: Final = {
+    "automation_level": (*(level.value for level in AutomationLevel), *LEGACY_LEVELS),
+    "decision": tuple(d.value for d in Decision),
+    "actor": ("human", "agent", "system"),
+}
+_GATES: Final = tuple(g.value for g in GateType)
+
+
+def _check_spellings(event: dict[str, Any], event_type: str) -> None:
+    """
+    A value that imitates a normative gate type or an enumerated value without being it.
+
+    ``cloudescalation``, ``Cloud\u200bEscalation`` or ``"PolicyViolation "`` would
+    otherwise be a gate type outside the table, and auto-approved under AUTONOMOUS.
+    """
+    gate = event.get("gate_type")
+    if isinstance(gate, str) and gate not in _GATES:
+        _refuse_imitation(event_type, "gate_type", imitated(gate, _GATES))
+    for field, exact in _ENUMS.items():
+        value = event.get(field)
+        if isinstance(value, str) and value not in exact:
+            _refuse_imitation(event_type, field, imitated(value, exact))
+
+
+def _refuse_imitation(event_type: str, field: str, original: str | None) -> None:
+    if original is None:
+        return
+    raise InvalidSchemaError(
+        f"{event_type}: field '{field}' imitates {original!r} (case, look-alike, separating "
+        f"or invisible characters); only the exact spelling names it",
+        field=field,
+        rule=f"{field}_confusable",
+        event_type=event_type,
+    )

@@ -5,13 +5,21 @@ Legacy inputs are normalised here, once, at the boundary (2.6.8.12.6.1).
 
 from __future__ import annotations
 
+import functools
+import unicodedata
+from collections.abc import Iterable
 from enum import StrEnum
+from typing import Final
+
+from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
 
 __all__ = [
     "LEGACY_LEVELS",
     "AutomationLevel",
     "Decision",
     "GateType",
+    "imitated",
+    "skeleton",
 ]
 
 
@@ -68,3 +76,63 @@ class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     DEFER = "defer"
+
+
+# --- exact spellings ------------------------------------------------------------------------
+
+#: ASCII look-alikes, after case folding: i (from a capital I), 1 and | read as l (UTS 39
+#: maps I, l, 1 and | together), 0 as o.
+_ASCII_LOOKALIKES: Final = str.maketrans({"i": "l", "1": "l", "|": "l", "0": "o"})
+#: What a reader does not see, or sees as mere separation, between letters.
+_SEPARATORS: Final = frozenset(" _-.")
+
+
+def skeleton(text: str) -> str:
+    """
+    What ``text`` looks like to a reader, for comparison only (never for display).
+
+    Unicode compatibility forms folded (NFKC), invisible, control and space characters
+    and the separators ``_ - .`` dropped, look-alike letters of other scripts mapped to
+    the Latin letter they imitate (Unicode's confusables data), case folded.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(
+            _latin(ch)
+            for ch in text
+            if unicodedata.category(ch)[0] not in "CZ" and ch not in _SEPARATORS
+        )
+    else:
+        text = "".join(ch for ch in text if ch.isprintable() and ch not in _SEPARATORS)
+    return text.casefold().translate(_ASCII_LOOKALIKES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin(ch: str) -> str:
+    if ch.isascii():
+        return ch
+    found = confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True) or []
+    for hit in found:
+        for glyph in hit["homoglyphs"]:
+            if glyph["c"].isascii():
+                return str(glyph["c"])
+    return ch
+
+
+def imitated(value: str, exact: Iterable[str]) -> str | None:
+    """
+    The one of ``exact`` that ``value`` imitates without being it (None: it imitates none).
+
+    "Imitates" is: the same skeleton, a different spelling (case, compatibility form,
+    look-alike letters, invisible or separating characters).
+    """
+    seen = skeleton(value)
+    for name in exact:
+        if value != name and seen == _skeleton_of(name):
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _skeleton_of(name: str) -> str:
+    return skeleton(name)

@@ -23,6 +23,7 @@ from projections._tables import BATCH_OPERATIONS, BOOKKEEPING, TABLES, timestamp
 
 __all__ = [
     "CHECKPOINT_THRESHOLD",
+    "REFUSALS_SOURCE",
     "SOURCE",
     "ProjectionBusyError",
     "ProjectionError",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: The tracking row's source: the notification log of the govledger application.
 SOURCE: Final = "govledger"
+#: The tracking rows of the second log the store keeps: its refusal journal.
+REFUSALS_SOURCE: Final = "govledger/refusals"
 
 
 #: How each table's (or batch operation's) rows are written from an Arrow batch.
@@ -127,21 +130,23 @@ def drop_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def position(con: duckdb.DuckDBPyConnection) -> int:
+def position(con: duckdb.DuckDBPyConnection, source: str = SOURCE) -> int:
     """
     The last store position whose rows are committed (0: none).
     """
     row = con.execute(
-        "SELECT coalesce(max(notification_id), 0) FROM tracking WHERE source = ?", [SOURCE]
+        "SELECT coalesce(max(notification_id), 0) FROM tracking WHERE source = ?", [source]
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def record_position(con: duckdb.DuckDBPyConnection, notification_id: int) -> None:
+def record_position(
+    con: duckdb.DuckDBPyConnection, notification_id: int, source: str = SOURCE
+) -> None:
     """
     Record that rows up to ``notification_id`` are written (inside the batch's transaction).
     """
-    con.execute("INSERT INTO tracking VALUES (?, ?)", [SOURCE, notification_id])
+    con.execute("INSERT INTO tracking VALUES (?, ?)", [source, notification_id])
 
 
 def cut(con: duckdb.DuckDBPyConnection) -> tuple[Any, int, int] | None:

@@ -175,11 +175,15 @@ _DECISIONS = Table(
         _c("rationale"),
         _c("evidence_refs", "VARCHAR[]"),
         _c("created_at", _TS, null=False),
+        _c("policy_version", null=False),
+        _c("policy_digest", null=False),
         _c("signed_at", _TS),
+        _c("signed_by"),
         _c("applied_at", _TS),
         _c("applied_decision"),
         _c("human_decision"),
         _c("human_user_id"),
+        _c("human_attributed", "BOOLEAN"),
         _c("human_decided_at", _TS),
         _c("awaiting_since", _TS),
         _c("pending_request_id"),
@@ -201,6 +205,7 @@ _AUTO_SIGNATURES = Table(
         _c("created_at", _TS, null=False),
         _c("actor_kind", null=False),
         _c("model_id", null=False),
+        _c("model_attributed", "BOOLEAN", null=False),
         _c("position", "BIGINT", null=False),
     ),
     order_by="position",
@@ -248,9 +253,34 @@ _LOCKED_HALTS = Table(
     order_by="position",
 )
 
+_REFUSALS = Table(
+    "refusals",
+    (
+        _c("position", "BIGINT", null=False),
+        _c("refused_at", _TS, null=False),
+        _c("entry_point", null=False),
+        _c("event_id"),
+        _c("decision_id"),
+        _c("type"),
+        _c("code", null=False),
+        _c("rule"),
+        _c("field"),
+        _c("sha256", null=False),
+    ),
+    order_by="position",
+)
+
 #: The projection tables, in the README's order (and the order of a Parquet export).
 TABLES: Final[Mapping[str, Table]] = {
-    t.name: t for t in (_EVENTS, _DECISIONS, _AUTO_SIGNATURES, _HUMAN_INTERVENTIONS, _LOCKED_HALTS)
+    t.name: t
+    for t in (
+        _EVENTS,
+        _DECISIONS,
+        _AUTO_SIGNATURES,
+        _HUMAN_INTERVENTIONS,
+        _LOCKED_HALTS,
+        _REFUSALS,
+    )
 }
 
 #: Answers (005) to requests an earlier batch wrote: applied as an UPDATE.

@@ -100,6 +100,24 @@ REPORTS: Final[Mapping[str, Report]] = {
         "the full event history of one target_ref, in store order",
         argument="TARGET_REF",
     ),
+    "refusals": Report(
+        "SELECT position, refused_at, entry_point, code, rule, field, type, event_id, "
+        "decision_id, sha256 FROM refusals ORDER BY position DESC",
+        "the refusal journal, newest first: every refused event, from every entry point "
+        "(never its content: the SHA-256 of what was submitted)",
+    ),
+    "attribution": Report(
+        "SELECT decision_id, gate_type, automation_level, target_ref, status, "
+        "CASE WHEN signed_at IS NOT NULL AND signed_by IS NULL THEN 'auto_signature' "
+        "ELSE 'human_step' END AS unattributed, signed_by AS model_id, "
+        "human_user_id AS user_id, applied_at, policy_version "
+        "FROM decisions WHERE applied_at IS NOT NULL AND ("
+        "(signed_at IS NOT NULL AND signed_by IS NULL) "
+        "OR (human_decided_at IS NOT NULL AND NOT human_attributed)) "
+        "ORDER BY applied_at, decision_id",
+        "decisions closed by an auto-signature that names no model, or by a human step that "
+        "names no human (a 005 without user_id, or whose actor is not human)",
+    ),
     "models": Report(
         "SELECT model_id, count(*) AS decisions, "
         f"count(*) FILTER (WHERE status IN {_APPROVED}) AS approved, "

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ledger import _time
+from ledger.policy import GatePolicy
 from ledger.stores import EventStore
 from projections import _duckdb
 from projections._errors import ProjectionBusyError, ProjectionError
-from projections.views import Carried, fold
+from projections.views import Carried, fold, refusals_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +58,10 @@ class NotificationLog(Protocol):
     ) -> Iterator[tuple[int, bytes]]: ...
 
     def position_at(self, moment: datetime) -> int: ...
+
+    def creation_policies(self, start: int, stop: int) -> Callable[[int], GatePolicy]: ...
+
+    def refusals(self, *, start: int = 1, limit: int = 1000) -> list[tuple[int, Any]]: ...
 
     def max_position(self) -> int: ...
 
@@ -108,9 +113,11 @@ def catch_up(
     stop: int | None = None,
     should_stop: Callable[[], bool] = _never,
     allow_cut: bool = False,
+    refused_until: str | None = None,
 ) -> CatchUp:
     """
-    Apply every stored event after the projection's position (up to ``stop``, inclusive).
+    Apply every stored event after the projection's position (up to ``stop``, inclusive),
+    and every refusal in the journal (up to ``refused_until``, a UTC time text).
 
     ``should_stop`` is asked between batches, so a follower exits on a committed batch.
     """
@@ -122,6 +129,8 @@ def catch_up(
         )
     start = _duckdb.position(con)
     target = ledger.max_position() if stop is None else stop
+    # The refusal journal first: it is small, and each page commits with its position.
+    _catch_up_refusals(ledger, con, batch_size, refused_until)
     end, applied = start, 0
     if target <= start:
         return CatchUp(start, start, 0)
@@ -144,7 +153,7 @@ def catch_up(
     try:
         for batch in _batches(ledger, start + 1, target, batch_size):
             written: dict[str, Carried] = {}
-            tables = fold(batch, load, written)
+            tables = fold(batch, load, written, ledger.creation_policies(batch[0][0], batch[-1][0]))
             done = writer.submit(tables, batch[-1][0], len(batch))
             if done is not None:
                 end, applied = done[0], applied + done[1]
@@ -158,6 +167,24 @@ def catch_up(
     if done is not None:
         end, applied = done[0], applied + done[1]
     return CatchUp(start, end, applied)
+
+
+def _catch_up_refusals(
+    ledger: NotificationLog, con: duckdb.DuckDBPyConnection, limit: int, until: str | None
+) -> None:
+    """
+    Project the refusal journal after its tracked position, a page per transaction.
+    """
+    while True:
+        after = _duckdb.position(con, _duckdb.REFUSALS_SOURCE)
+        page = ledger.refusals(start=after + 1, limit=limit)
+        if until is not None:
+            page = [(n, record) for n, record in page if record.refused_at <= until]
+        if not page:
+            return
+        with _duckdb.transaction(con):
+            _duckdb.write_tables(con, {"refusals": refusals_table(page)})
+            _duckdb.record_position(con, page[-1][0], _duckdb.REFUSALS_SOURCE)
 
 
 class _Writer:
@@ -215,13 +242,14 @@ def rebuild(
     *,
     batch_size: int = DEFAULT_BATCH,
     stop: int | None = None,
+    refused_until: str | None = None,
 ) -> CatchUp:
     """
     Drop every projection table and replay the store from its first event.
     """
     _duckdb.drop_tables(con)
     _duckdb.create_tables(con)
-    return catch_up(ledger, con, batch_size=batch_size, stop=stop)
+    return catch_up(ledger, con, batch_size=batch_size, stop=stop, refused_until=refused_until)
 
 
 def replay_as_of(
@@ -240,7 +268,9 @@ def replay_as_of(
     at = ledger.position_at(moment)
     con = _duckdb.connect(path)
     try:
-        done = rebuild(ledger, con, batch_size=batch_size, stop=at)
+        done = rebuild(
+            ledger, con, batch_size=batch_size, stop=at, refused_until=_time.utc_text(moment)
+        )
         _duckdb.record_cut(con, _time.utc_text(moment), at, done.events)
     finally:
         con.close()

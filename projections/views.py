@@ -19,13 +19,13 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from ledger.decision_state import DecisionState, evolve
+from ledger.decision_state import UNATTRIBUTED, DecisionState, evolve
 from ledger.events import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED
 from ledger.policy import BUILTIN, GatePolicy
 from projections._errors import ProjectionError
 from projections._tables import BATCH_OPERATIONS, TABLES
 
-__all__ = ["Carried", "Loader", "fold"]
+__all__ = ["Carried", "Loader", "fold", "refusals_table"]
 
 
 #: The Arrow schema of each table's (and batch operation's) rows.
@@ -33,6 +33,7 @@ _SCHEMAS: Final[Mapping[str, pa.Schema]] = {
     **{name: table.arrow_schema for name, table in TABLES.items()},
     **{name: table.arrow_schema for name, (table, _) in BATCH_OPERATIONS.items()},
 }
+
 
 class Carried:
     """
@@ -75,7 +76,7 @@ def fold(
     batch: Sequence[tuple[int, bytes]],
     load: Loader,
     touched: dict[str, Carried] | None = None,
-    policy: GatePolicy = BUILTIN,
+    policy_at: Callable[[int], GatePolicy] = lambda _: BUILTIN,
 ) -> dict[str, pa.Table]:
     """
     The rows one batch of (position, canonical bytes) adds or changes, per table.
@@ -84,7 +85,8 @@ def fold(
     the stored decisions whose rows this batch rewrites, and
     ``human_interventions_answers`` the stored requests this batch answers. When
     ``touched`` is given it receives the decisions this batch wrote, as they are after
-    it (a caller may serve the next batch's ``load`` from them).
+    it (a caller may serve the next batch's ``load`` from them). ``policy_at`` names the
+    gate policy a 001 at a position was judged under (the store keeps it per commit).
     """
     parsed = [orjson.loads(state) for _, state in batch]
     positions = [p for p, _ in batch]
@@ -94,7 +96,7 @@ def fold(
         d: found if isinstance(found, Carried) else Carried.from_row(found)
         for d, found in load(earlier).items()
     }
-    folder = _Folder(loaded, policy)
+    folder = _Folder(loaded, policy_at)
     handlers = {
         CREATED: folder.created,
         APPLIED: folder.applied,
@@ -126,9 +128,11 @@ class _Folder:
     The five handlers; each moves one decision on and adds the rows its event makes.
     """
 
-    def __init__(self, decisions: dict[str, Carried], policy: GatePolicy) -> None:
+    def __init__(
+        self, decisions: dict[str, Carried], policy_at: Callable[[int], GatePolicy]
+    ) -> None:
         self.decisions = decisions
-        self.policy = policy
+        self.policy_at = policy_at
         self.touched: dict[str, None] = {}  # insertion-ordered set
         self.signatures: list[dict[str, Any]] = []
         self.interventions: dict[str, dict[str, Any]] = {}
@@ -156,7 +160,8 @@ class _Folder:
         return decision, before
 
     def created(self, position: int, fr: Mapping[str, Any]) -> None:
-        state = evolve(None, fr, self.policy)
+        policy = self.policy_at(position)
+        state = evolve(None, fr, policy)
         decision_id = state.decision_id
         self.decisions[decision_id] = Carried(
             state,
@@ -183,7 +188,7 @@ class _Folder:
                     "threshold": state.threshold,
                     "model_id": state.model_id,
                     "halted_at": state.created_at,
-                    "rule": self.policy.halt_rule(state.gate_type),
+                    "rule": policy.halt_rule(state.gate_type),
                     "reason": state.reason,
                     "position": position,
                 }
@@ -191,6 +196,7 @@ class _Folder:
 
     def signed(self, position: int, fr: Mapping[str, Any]) -> None:
         decision, _ = self._moved(position, fr)
+        model_id = decision.state.signed_by
         self.signatures.append(
             {
                 "auto_signature_id": fr["event_id"],
@@ -200,7 +206,8 @@ class _Folder:
                 "target_ref": fr["target_ref"],
                 "created_at": fr["timestamp"],
                 "actor_kind": "model",
-                "model_id": fr.get("model_id") or decision.state.model_id,
+                "model_id": model_id if model_id is not None else UNATTRIBUTED,
+                "model_attributed": model_id is not None,
                 "position": position,
             }
         )
@@ -242,6 +249,20 @@ class _Folder:
 def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     # Arrow converts the row dicts in C++; absent keys become nulls, extra keys are ignored.
     return pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
+
+
+def refusals_table(rows: Sequence[tuple[int, Sequence[Any]]]) -> pa.Table:
+    """
+    The ``refusals`` rows of a page of the refusal journal: (position, record).
+    """
+    names = [c.name for c in TABLES["refusals"].columns if c.name != "position"]
+    return _table(
+        "refusals",
+        [
+            {"position": position, **dict(zip(names, record, strict=True))}
+            for position, record in rows
+        ],
+    )
 
 
 def _events_table(positions: list[int], batch: Sequence[tuple[int, bytes]]) -> pa.Table:

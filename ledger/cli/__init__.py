@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ledger.bootstrap import bootstrap
-from ledger.cli import output, read, seal, serve, write
+from ledger.cli import output, policy, read, seal, serve, write
 from ledger.config import LedgerConfig
 from ledger.errors import ConfigurationError, LedgerError
 
@@ -27,7 +27,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 
-_VERBS = (write, read, seal, serve)
+_VERBS = (write, read, seal, policy, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--projection",
         help="DuckDB projection file (default: $GOVLEDGER_PROJECTION or ./govledger.duckdb)",
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="the operator's gate policy (TOML; default: $GOVLEDGER_POLICY, else the "
+        "normative table of 2.6.8.12.2 alone)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _VERBS:
@@ -71,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config.with_store(args.store)
     if args.projection:
         config = replace(config, projection=args.projection)
+    if args.policy:
+        config = replace(config, policy_file=args.policy)
     try:
         return int(args.handler(args, bootstrap(config)))
     except LedgerError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -26,7 +26,45 @@ from eventsourcing.persistence import StoredEvent
 if TYPE_CHECKING:
     from ledger.config import LedgerConfig
 
-__all__ = ["ROTATING_INSERT", "EventStore", "SqlDialect", "environment"]
+__all__ = [
+    "ROTATING_INSERT",
+    "EventStore",
+    "PolicyRecord",
+    "RefusalRecord",
+    "SqlDialect",
+    "environment",
+]
+
+
+class PolicyRecord(NamedTuple):
+    """
+    A gate policy as the store keeps it: once, by digest.
+    """
+
+    digest: str
+    version: str
+    canonical: str
+
+
+class RefusalRecord(NamedTuple):
+    """
+    One refused event in the refusal journal: who sent what, why it was refused; never its
+    content (only the SHA-256 of the submitted bytes).
+    """
+
+    refused_at: str
+    entry_point: str
+    event_id: str | None
+    decision_id: str | None
+    type: str | None
+    code: str
+    rule: str | None
+    field: str | None
+    sha256: str
+
+
+#: The refusal journal's columns, in RefusalRecord's order (after its position).
+REFUSAL_COLUMNS: Final = RefusalRecord._fields
 
 #: ``add_token``'s statement: insert a token's row, or give a revoked name a new token; no row
 #: is touched while the name's token is active. ``{tokens}``: the table, ``{p}``: placeholder.
@@ -92,10 +130,38 @@ class EventStore(Protocol):
     pushes: bool
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         """
         Store a batch in one transaction; its positions, in order.
+
+        In the same transaction: the commit's time and the gate policy its new decisions
+        were judged under (kept once per digest), and the batch's refused events.
+        """
+
+    def policy_pins(self, originator_ids: Sequence[UUID]) -> dict[UUID, str]:
+        """
+        The digest of the gate policy each decision was created under (where one is kept).
+        """
+
+    def commit_policies(self, start: int, stop: int) -> list[tuple[int, str | None]]:
+        """
+        (last position, policy digest) of each commit holding a position in [start, stop].
+        """
+
+    def policy_records(self, digests: Sequence[str]) -> dict[str, PolicyRecord]:
+        """
+        The stored policies with these digests.
+        """
+
+    def select_refusals(self, start: int, limit: int) -> list[tuple[int, RefusalRecord]]:
+        """
+        (position, record) of the refusal journal from ``start`` on, at most ``limit``.
         """
 
     def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:

@@ -38,7 +38,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StoreError
-from ledger.stores import ROTATING_INSERT, SqlDialect
+from ledger.stores import REFUSAL_COLUMNS, ROTATING_INSERT, PolicyRecord, RefusalRecord, SqlDialect
 
 __all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
 
@@ -46,6 +46,9 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 EVENT_IDS_TABLE = "govledger_event_ids"
+COMMITS_TABLE = "govledger_commits"
+POLICIES_TABLE = "govledger_policies"
+REFUSALS_TABLE = "govledger_refusals"
 TOKENS_TABLE = "govledger_tokens"
 #: Advisory lock key held while creating tables ("govledgr" in ASCII).
 _CREATE_LOCK = 0x676F766C65646772
@@ -132,6 +135,62 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 "recorded_at timestamptz NOT NULL)"
             ).format(schema=schema, ids=ids)
         )
+        commits, policies, refusals = (
+            Identifier(COMMITS_TABLE),
+            Identifier(POLICIES_TABLE),
+            Identifier(REFUSALS_TABLE),
+        )
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{commits} ("
+                    "position bigint PRIMARY KEY, recorded_at timestamptz NOT NULL, policy text)"
+                ).format(schema=schema, commits=commits),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{policies} ("
+                    "digest text PRIMARY KEY, version text NOT NULL, canonical text NOT NULL)"
+                ).format(schema=schema, policies=policies),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{refusals} ("
+                    "position bigserial PRIMARY KEY, refused_at text NOT NULL, "
+                    "entry_point text NOT NULL, event_id text, decision_id text, type text, "
+                    "code text NOT NULL, rule text, field text, sha256 text NOT NULL)"
+                ).format(schema=schema, refusals=refusals),
+            ]
+        )
+        self.insert_policy_statement = SQL(
+            "INSERT INTO {schema}.{policies} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+        ).format(schema=schema, policies=policies)
+        self.insert_commit_statement = SQL(
+            "INSERT INTO {schema}.{commits} VALUES (%s, clock_timestamp(), %s)"
+        ).format(schema=schema, commits=commits)
+        self.insert_refusals_statement = SQL(
+            "INSERT INTO {schema}.{refusals} ("
+            + ", ".join(REFUSAL_COLUMNS)
+            + ") SELECT * FROM unnest("
+            + ", ".join(["%s::text[]"] * len(REFUSAL_COLUMNS))
+            + ")"
+        ).format(schema=schema, refusals=refusals)
+        self.policy_pins_statement = SQL(
+            "SELECT s.originator_id, (SELECT c.policy FROM {schema}.{commits} c "
+            "WHERE c.position >= s.notification_id ORDER BY c.position LIMIT 1) AS policy "
+            "FROM {schema}.{events} s "
+            "WHERE s.originator_version = 1 AND s.originator_id = ANY(%s::uuid[])"
+        ).format(schema=schema, commits=commits, events=events)
+        self.commit_policies_statement = SQL(
+            "SELECT position, policy FROM {schema}.{commits} WHERE position >= %s AND "
+            "position <= coalesce((SELECT min(position) FROM {schema}.{commits} "
+            "WHERE position >= %s), %s) ORDER BY position"
+        ).format(schema=schema, commits=commits)
+        self.policy_records_statement = SQL(
+            "SELECT digest, version, canonical FROM {schema}.{policies} "
+            "WHERE digest = ANY(%s::text[])"
+        ).format(schema=schema, policies=policies)
+        self.select_refusals_statement = SQL(
+            "SELECT position, "
+            + ", ".join(REFUSAL_COLUMNS)
+            + " FROM {schema}.{refusals} WHERE position >= %s ORDER BY position LIMIT %s"
+        ).format(schema=schema, refusals=refusals)
         # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
         self.sql_create_statements.append(
             SQL(
@@ -216,8 +275,15 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
 
     # --- writing ----------------------------------------------------------------------
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
-        if not stored_events:
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+        **_: Any,
+    ) -> Sequence[int] | None:
+        if not stored_events and not refusals:
             return []
         params = (
             [s.originator_id for s in stored_events],
@@ -226,6 +292,7 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             [s.state for s in stored_events],
             [getattr(s, "event_id", "") for s in stored_events],
         )
+        positions: list[int] = []
         committing = False
         try:
             with self.datastore.get_connection() as conn:
@@ -233,15 +300,16 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 with conn.pipeline() as pipeline, conn.transaction():
                     with conn.cursor() as curs:
                         try:
-                            # Lock first: every writer takes the same lock before touching
-                            # an index, so writers queue instead of deadlocking.
-                            self._lock_table(curs)
-                            self._notify_channel(curs)
-                            curs.execute(self.insert_batch_statement, params, prepare=True)
-                            # Sync here so a lost race surfaces as a unique violation
-                            # (IntegrityError) now, not as an opaque error at commit.
-                            pipeline.sync()
-                            positions = [row["notification_id"] for row in curs.fetchall()]
+                            if refusals:
+                                curs.execute(
+                                    self.insert_refusals_statement,
+                                    [list(column) for column in zip(*refusals, strict=True)],
+                                    prepare=True,
+                                )
+                            if stored_events:
+                                positions = self._insert_batch(curs, pipeline, params, policy)
+                            else:
+                                pipeline.sync()
                         except Exception as exc:  # noqa: BLE001 - re-raised below, outside the pipeline
                             failure = exc
                     committing = failure is None
@@ -265,7 +333,70 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             raise PersistenceError(msg)
         return positions
 
+    def _insert_batch(
+        self, curs: Any, pipeline: Any, params: Sequence[Any], policy: PolicyRecord | None
+    ) -> list[int]:
+        # Lock first: every writer takes the same lock before touching an index, so
+        # writers queue instead of deadlocking.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        if policy is not None:
+            curs.execute(self.insert_policy_statement, policy, prepare=True)
+        curs.execute(self.insert_batch_statement, params, prepare=True)
+        # Sync here so a lost race surfaces as a unique violation (IntegrityError) now,
+        # not as an opaque error at commit.
+        pipeline.sync()
+        positions = [row["notification_id"] for row in curs.fetchall()]
+        curs.execute(
+            self.insert_commit_statement,
+            (positions[-1], None if policy is None else policy.digest),
+            prepare=True,
+        )
+        return positions
+
     # --- reading ----------------------------------------------------------------------
+
+    @_connection_errors("reading the gate policies decisions were created under")
+    def policy_pins(self, originator_ids: Sequence[UUID]) -> dict[UUID, str]:
+        """
+        The digest of the gate policy each decision was created under (where one is kept).
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.policy_pins_statement, (list(originator_ids),), prepare=True)
+            return {row["originator_id"]: row["policy"] for row in curs.fetchall() if row["policy"]}
+
+    @_connection_errors("reading commits")
+    def commit_policies(self, start: int, stop: int) -> list[tuple[int, str | None]]:
+        """
+        (last position, policy digest) of each commit holding a position in [start, stop].
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.commit_policies_statement, (start, stop, stop))
+            return [(int(row["position"]), row["policy"]) for row in curs.fetchall()]
+
+    @_connection_errors("reading gate policies")
+    def policy_records(self, digests: Sequence[str]) -> dict[str, PolicyRecord]:
+        """
+        The stored policies with these digests.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.policy_records_statement, (list(digests),))
+            return {
+                row["digest"]: PolicyRecord(row["digest"], row["version"], row["canonical"])
+                for row in curs.fetchall()
+            }
+
+    @_connection_errors("reading the refusal journal")
+    def select_refusals(self, start: int, limit: int) -> list[tuple[int, RefusalRecord]]:
+        """
+        (position, record) of the refusal journal from ``start`` on, at most ``limit``.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_refusals_statement, (start, limit))
+            return [
+                (int(row["position"]), RefusalRecord(*(row[c] for c in REFUSAL_COLUMNS)))
+                for row in curs.fetchall()
+            ]
 
     @_connection_errors("looking up event_ids")
     def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:

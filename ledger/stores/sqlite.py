@@ -10,8 +10,11 @@ transaction as the events, serve that:
   (the schema admits only canonical UUIDs, so this is lossless up to case), and
   the event's store position. Its PRIMARY KEY makes a second copy of an event_id
   impossible, even between processes.
-* ``govledger_commits(position, recorded_at)``: one row per transaction, its last
-  position and when it committed.
+* ``govledger_commits(position, recorded_at, policy)``: one row per transaction, its
+  last position, when it committed, and the digest of the gate policy the decisions it
+  created were judged under (``govledger_policies`` keeps each policy once).
+* ``govledger_refusals``: the refusal journal, written in the same transaction as the
+  batch the refused events arrived with.
 
 Compact on purpose: random event_ids make every insert touch a random page of
 the index, so its row size decides how many pages a 1,000-event transaction
@@ -39,9 +42,14 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger._time import utc_text
-from ledger.stores import ROTATING_INSERT, SqlDialect
+from ledger.stores import REFUSAL_COLUMNS, ROTATING_INSERT, PolicyRecord, RefusalRecord, SqlDialect
 
 __all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory"]
+
+_INSERT_REFUSAL = (
+    f"INSERT INTO govledger_refusals ({', '.join(REFUSAL_COLUMNS)}) "
+    f"VALUES ({','.join('?' * len(REFUSAL_COLUMNS))})"
+)
 
 _IN_CHUNK = 500
 #: Prepared statements kept per connection. The library opens its connections with
@@ -113,7 +121,17 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
             ),
             (
                 "CREATE TABLE IF NOT EXISTS govledger_commits ("
-                "position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL)"
+                "position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, policy TEXT)"
+            ),
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_policies ("
+                "digest TEXT PRIMARY KEY, version TEXT NOT NULL, canonical TEXT NOT NULL)"
+            ),
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_refusals ("
+                "position INTEGER PRIMARY KEY, refused_at TEXT NOT NULL, "
+                "entry_point TEXT NOT NULL, event_id TEXT, decision_id TEXT, type TEXT, "
+                "code TEXT NOT NULL, rule TEXT, field TEXT, sha256 TEXT NOT NULL)"
             ),
             # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
             (
@@ -123,11 +141,30 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
             ),
         ]
 
+    def create_table(self) -> None:
+        super().create_table()
+        # A store made before commits named their policy: the column is added, empty (such
+        # decisions were judged under the built-in table, the only policy there was).
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("PRAGMA table_info(govledger_commits)")
+            if "policy" not in {row[1] for row in c.fetchall()}:
+                c.execute("ALTER TABLE govledger_commits ADD COLUMN policy TEXT")
+
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+        **_: Any,
     ) -> Sequence[int] | None:
+        if refusals:
+            c.executemany(_INSERT_REFUSAL, refusals)
         if not stored_events:
             return []
+        if policy is not None:
+            c.execute("INSERT OR IGNORE INTO govledger_policies VALUES (?,?,?)", policy)
         c.executemany(
             self.insert_events_statement,
             [
@@ -152,8 +189,68 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 for position, s in enumerate(stored_events, start=first)
             ],
         )
-        c.execute("INSERT INTO govledger_commits VALUES (?,?)", (last, utc_text()))
+        c.execute(
+            "INSERT INTO govledger_commits VALUES (?,?,?)",
+            (last, utc_text(), None if policy is None else policy.digest),
+        )
         return list(range(first, last + 1))
+
+    def policy_pins(self, originator_ids: Sequence[UUID]) -> dict[UUID, str]:
+        """
+        The digest of the gate policy each decision was created under (where one is kept).
+        """
+        found: dict[UUID, str] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(list(originator_ids)):
+                c.execute(
+                    "SELECT s.originator_id, (SELECT c.policy FROM govledger_commits c "
+                    "WHERE c.position >= s.rowid ORDER BY c.position LIMIT 1) "
+                    f"FROM {self.events_table_name} s "
+                    f"WHERE s.originator_version = 1 "
+                    f"AND s.originator_id IN ({','.join('?' * len(chunk))})",
+                    [o.hex for o in chunk],
+                )
+                found.update((UUID(row[0]), row[1]) for row in c.fetchall() if row[1])
+        return found
+
+    def commit_policies(self, start: int, stop: int) -> list[tuple[int, str | None]]:
+        """
+        (last position, policy digest) of each commit holding a position in [start, stop].
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT position, policy FROM govledger_commits WHERE position >= ? AND "
+                "position <= coalesce((SELECT min(position) FROM govledger_commits "
+                "WHERE position >= ?), ?) ORDER BY position",
+                [start, stop, stop],
+            )
+            return [(int(row[0]), row[1]) for row in c.fetchall()]
+
+    def policy_records(self, digests: Sequence[str]) -> dict[str, PolicyRecord]:
+        """
+        The stored policies with these digests.
+        """
+        if not digests:
+            return {}
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT digest, version, canonical FROM govledger_policies "
+                f"WHERE digest IN ({','.join('?' * len(digests))})",
+                list(digests),
+            )
+            return {row[0]: PolicyRecord(row[0], row[1], row[2]) for row in c.fetchall()}
+
+    def select_refusals(self, start: int, limit: int) -> list[tuple[int, RefusalRecord]]:
+        """
+        (position, record) of the refusal journal from ``start`` on, at most ``limit``.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, {', '.join(REFUSAL_COLUMNS)} FROM govledger_refusals "
+                "WHERE position >= ? ORDER BY position LIMIT ?",
+                [start, limit],
+            )
+            return [(int(row[0]), RefusalRecord(*row[1:])) for row in c.fetchall()]
 
     def position_at(self, moment: str) -> int:
         """

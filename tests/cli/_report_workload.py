@@ -172,9 +172,9 @@ def add_refusal_journal(con, now: datetime, *, seed: int = 5) -> None:
     """
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
     con.execute(
-        "CREATE TABLE refusals (refused_at TIMESTAMPTZ, entry_point VARCHAR, event_id VARCHAR, "
-        "decision_id VARCHAR, type VARCHAR, code VARCHAR, rule VARCHAR, field VARCHAR, "
-        "sha256 VARCHAR, position BIGINT)"
+        "CREATE TABLE IF NOT EXISTS refusals (refused_at TIMESTAMPTZ, entry_point VARCHAR, "
+        "event_id VARCHAR, decision_id VARCHAR, type VARCHAR, code VARCHAR, rule VARCHAR, "
+        "field VARCHAR, sha256 VARCHAR, position BIGINT)"
     )
     rows = []
     for _ in range(60):
@@ -194,4 +194,8 @@ def add_refusal_journal(con, now: datetime, *, seed: int = 5) -> None:
                 None,
             )
         )
-    con.executemany("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(
+        "INSERT INTO refusals (refused_at, entry_point, event_id, decision_id, type, code, rule, "
+        "field, sha256, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row[:9], 1_000_000 + n) for n, row in enumerate(rows)],
+    )

@@ -339,7 +339,7 @@ def test_export_writes_each_table_as_parquet(paths, known, tmp_path, capsys):
     """
     out = tmp_path / "share"
     assert run(paths, "export", "--parquet", str(out)) == 0
-    assert "wrote 5 Parquet files" in capsys.readouterr().err
+    assert "wrote 6 Parquet files" in capsys.readouterr().err
     counts = {
         p.stem: duckdb.sql(f"SELECT count(*) FROM read_parquet('{p}')").fetchall()[0][0]
         for p in out.glob("*.parquet")
@@ -350,6 +350,7 @@ def test_export_writes_each_table_as_parquet(paths, known, tmp_path, capsys):
         "auto_signatures": 2,
         "human_interventions": 5,
         "locked_halts": 2,
+        "refusals": 0,
     }
 
 

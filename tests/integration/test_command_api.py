@@ -232,6 +232,10 @@ def test_command_api_sequence_violation(ledger):
         ledger.apply_decision(created.decision_id)
     with pytest.raises(SequenceViolationError):
         ledger.record_human_decision("no-such-decision", "alice", "approve")
+    with pytest.raises(DuplicateEventError):  # decision-id reuse is replay (issue 10)
+        ledger.evaluate_gate(
+            "SpecApproval", "WP-1", "HYBRID", "approve", 0.9, decision_id=created.decision_id
+        )
 
 
 def test_command_api_binding_mismatch(ledger):

@@ -35,6 +35,7 @@ ELSEWHERE = {
     "actor": ("invalid_schema", {"enum"}, "actor"),
     "automation_level": ("invalid_schema", {"enum"}, "automation_level"),
     "decision": ("invalid_schema", {"enum"}, "decision"),
+    "gate_type": ("invalid_schema", {"pattern", "no_credentials"}, "gate_type"),
     "type": ("unknown_event_type", {"11.5.7"}, "type"),
     "key": ("invalid_schema", {"additionalProperties"}, "<redacted>"),
 }

@@ -294,7 +294,7 @@ _REFERENCE_RESULTS = [
     (2, "accepted", None),
     (3, "accepted", None),
     (4, "accepted", None),
-    (5, "rejected", "sequence_violation"),
+    (5, "rejected", "duplicate"),  # decision-id reuse is replay (issue 10)
     (6, "accepted", None),
     (7, "accepted", None),
     (8, "accepted", None),

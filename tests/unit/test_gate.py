@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ledger.errors import (
     BindingMismatchError,
+    DuplicateEventError,
     ForbiddenGateError,
-    InvalidSchemaError,
     LedgerError,
     LockedHaltError,
     SequenceViolationError,
@@ -70,12 +70,19 @@ def test_the_first_event_of_a_decision_is_001(first):
         GateEvaluation.create(fr(first, decision="approve"))
 
 
-def test_a_decision_is_created_once():
+@pytest.mark.parametrize("closed", [False, True])
+@pytest.mark.parametrize("target", ["WP-1", "WP-2"])
+def test_reusing_a_decision_id_is_a_duplicate(closed, target):
     """
-    2.6.8.12.6.4: a second gov_decision_created for the same decision_id is refused.
+    Issue 10 §1 / 2.6.8.12.6.4: a second 001 for a decision_id (before or after it closed,
+    same or other target) is replay: duplicate, naming decision_id, not a sequence step.
     """
     agg = gate_with(fr(CREATED, decision="approve", confidence=1.0))
-    refuse(agg, fr(CREATED, decision="approve", confidence=1.0), SequenceViolationError)
+    if closed:
+        agg.record(fr(SIGNED))
+        agg.record(fr(APPLIED))
+    error = refuse(agg, fr(CREATED, decision="approve", target_ref=target), DuplicateEventError)
+    assert (error.code, error.field, error.identical) == ("duplicate", "decision_id", False)
 
 
 def test_auto_approval_sequence_001_003_002():
@@ -211,9 +218,11 @@ def test_002_decision_must_equal_the_effective_decision():
 @pytest.mark.parametrize("gate", ["CloudEscalation", "PolicyViolation"])
 def test_auto_signature_is_never_allowed_for_cloud_or_policy(gate, level):
     """
-    2.6.8.12.4 / 2.6.8.12.6.3: AutoSignature MUST NOT be used for cloud escalation or policy.
+    2.6.8.12.4 / 2.6.8.12.6.3: AutoSignature MUST NOT be used for cloud escalation or policy
+    (under LOCKED the halt takes precedence: locked_halt, issue 10 section 1).
     """
-    with pytest.raises(ForbiddenGateError):
+    expected = LockedHaltError if level == "LOCKED" else ForbiddenGateError
+    with pytest.raises(expected):
         check_event_alone(fr(SIGNED, gate=gate, level=level, confidence=1.0))
     if level != "LOCKED":
         agg = gate_with(fr(CREATED, gate=gate, level=level, decision="approve", confidence=1.0))
@@ -274,14 +283,14 @@ def test_auto_signature_needs_an_approve_decision(decision):
     refuse(agg, fr(SIGNED), SequenceViolationError)
 
 
-def test_auto_signature_names_its_model():
+def test_an_auto_signature_without_a_model_id_is_accepted_as_unattributed():
     """
-    2.6.8.12.6.3: AutoSignature.actor.model_id is required; from the 003 or its 001.
+    Issue 10 §1 / 11.5.1: model_id is optional on FR events (upstream puts it in the
+    artifact, never in the 003); the AutoSignature is recorded, and marked unattributed.
     """
     agg = gate_with(fr(CREATED, decision="approve", model_id=None))
-    error = refuse(agg, fr(SIGNED, model_id=None), InvalidSchemaError)
-    assert error.field == "model_id"
-    agg.record(fr(SIGNED, model_id="model-b"))
+    agg.record(fr(SIGNED, model_id=None))
+    assert agg.state.signed
 
 
 # --- LOCKED, 2.6.8.12.6.1 / 11.1.7.3 ---------------------------------------------------
@@ -377,3 +386,56 @@ def test_refused_events_never_change_the_aggregate(steps, decisions, level, gate
     assert agg.history == accepted
     assert agg.version == len(accepted)
     assert sum(1 for e in accepted if e["type"] == APPLIED) <= 1
+
+
+# --- LOCKED takes precedence (2.6.8.12.6.1, issue 10 section 1) ----------------------------
+
+
+def _locked_halt(gate="ScopeChange"):
+    return gate_with(
+        fr(CREATED, gate=gate, level="LOCKED", decision="defer", confidence=0.1, target_ref="WP-1")
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_type", "fields"),
+    [
+        (SIGNED, {}),
+        (SIGNED, {"target_ref": "WP-other"}),  # binding would refuse it too
+        (SIGNED, {"confidence": 1.0}),  # its own confidence would pass the table
+        (REQUESTED, {}),
+        (RECEIVED, {"actor": "human", "user_id": "alice", "decision": "approve"}),
+        (APPLIED, {"decision": "approve"}),  # order and binding would refuse it too
+        (CREATED, {"decision": "approve", "confidence": 1.0}),  # decision-id reuse too
+    ],
+)
+@pytest.mark.parametrize("gate", ["ScopeChange", "CloudEscalation"])
+def test_locked_takes_precedence_over_every_other_refusal(event_type, fields, gate):
+    """
+    Issue 10 §1 / 2.6.8.12.6.1: under LOCKED where the verdict is HALT, whatever would
+    approve the gate or bring in a human is locked_halt, even where binding, order or the
+    table would also refuse it.
+    """
+    agg = _locked_halt(gate)
+    event = fr(event_type, gate=gate, level="LOCKED", **{"target_ref": "WP-1", **fields})
+    error = refuse(agg, event, LockedHaltError)
+    assert error.rule == "2.6.8.12.6.1"
+
+
+def test_a_locked_halt_still_closes_with_its_002():
+    """
+    2.6.8.12.6.1: record the reject/defer and halt: the closing 002 is not an approval.
+    """
+    agg = _locked_halt()
+    agg.record(fr(APPLIED, gate="ScopeChange", level="LOCKED", target_ref="WP-1"))
+    assert agg.status == Status.HALTED
+
+
+def test_locked_where_the_table_allows_is_judged_as_autonomous():
+    """
+    2.6.8.12.6.1: LOCKED auto-approves where AUTONOMOUS would; precedence only where HALT.
+    """
+    agg = gate_with(fr(CREATED, gate="SpecApproval", level="LOCKED", decision="approve"))
+    agg.record(fr(SIGNED, gate="SpecApproval", level="LOCKED"))
+    agg.record(fr(APPLIED, gate="SpecApproval", level="LOCKED"))
+    assert agg.status == Status.AUTO_APPROVED
