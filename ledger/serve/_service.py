@@ -14,14 +14,14 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
-from ledger import _time
+from ledger import _journal, _time
 from ledger.application import GateOutcome, GovernanceLedger
 from ledger.bootstrap import Runtime
 from ledger.errors import InvalidSchemaError
@@ -176,26 +176,30 @@ class Service:
 
     # --- writes -------------------------------------------------------------------------
 
-    def _journal(self) -> dict[str, Any]:
-        # ENTRY POINT: the one place a write names its entry point. Once
-        # GovernanceLedger.append / the commands take ``entry_point=`` (the refusal journal),
-        # return {"entry_point": self.entry_point} here; every write below passes it on.
-        return {}
+    @contextmanager
+    def _entry(self) -> Iterator[None]:
+        # The refusal journal records which entry point a refused command came through.
+        token = _journal.ENTRY_POINT.set(self.entry_point)
+        try:
+            yield
+        finally:
+            _journal.ENTRY_POINT.reset(token)
 
     def ingest(self, lines: Sequence[bytes]) -> list[LineResult]:
         """
         Each line judged and stored exactly as ``govledger ingest`` does, batch by batch;
-        returns after the last batch committed.
+        returns after the last batch committed. Refused lines are journaled as this entry
+        point's, with the SHA-256 of each line as it arrived.
         """
         with self._writing:
-            return list(ingest_lines(self.ledger, lines, **self._journal()))
+            return list(ingest_lines(self.ledger, lines, entry_point=self.entry_point))
 
     def evaluate_gate(self, arguments: Mapping[str, Any]) -> GateOutcome:
         """
         ``GovernanceLedger.evaluate_gate`` with the caller's (already checked) arguments.
         """
-        with self._writing:
-            return self.ledger.evaluate_gate(**arguments, **self._journal())
+        with self._writing, self._entry():
+            return self.ledger.evaluate_gate(**arguments)
 
     def human_decision(
         self, decision_id: str, identity: Identity, decision: Any, rationale: Any
@@ -204,9 +208,9 @@ class Service:
         ``identity`` answers ``decision_id``: its token name is the user_id recorded.
         """
         self._known(decision_id)
-        with self._writing:
+        with self._writing, self._entry():
             return self.ledger.record_human_decision(
-                decision_id, identity.name, decision, rationale, **self._journal()
+                decision_id, identity.name, decision, rationale
             )
 
     def seal(self) -> None:

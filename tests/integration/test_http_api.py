@@ -546,3 +546,29 @@ def test_nothing_logged_carries_a_token_or_an_events_text(live):
     for token in live.tokens.values():
         assert token not in log
         assert token[4:20] not in log
+
+
+def test_refusals_over_http_are_journaled_as_http(live):
+    """
+    Issue 10/12: a refused line of POST /v1/events and a refused POST /v1/gates are in the
+    refusal journal with entry point ``http``.
+    """
+    marker = f"journal-{uuid.uuid4().hex[:8]}"
+    bad = orjson.dumps({**orjson.loads(valid_event_lines(1, seed=marker)[0]), "confidence": 7})
+    args = gate(decision_id=marker)
+    with live.client() as client:
+        client.post(
+            "/v1/events", content=ndjson([bad]), headers={"Content-Type": "application/x-ndjson"}
+        )
+        client.post("/v1/gates", json=args)
+        refused = client.post("/v1/gates", json={**args, "confidence": 0.6})
+    assert refused.status_code == 409
+    with bootstrap(live.config).ledger() as ledger:
+        journal = [record for _, record in ledger.refusals(limit=100_000)]
+    mine = [
+        r for r in journal if r.event_id == orjson.loads(bad)["event_id"] or r.decision_id == marker
+    ]
+    assert [(r.entry_point, r.code) for r in mine] == [
+        ("http", "invalid_schema"),
+        ("http", "duplicate"),
+    ]

@@ -107,6 +107,9 @@ def test_an_agent_lists_the_tools_evaluates_a_gate_lists_pending_and_verifies(mc
     with bootstrap(config).ledger() as ledger:
         assert ledger.gate("mcp-3") is None
         assert ledger.gate("mcp-4") is None
+        journal = [record for _, record in ledger.refusals()]
+    # The ledger's own refusals are journaled as the MCP entry point's (issue 10).
+    assert [(r.entry_point, r.code) for r in journal] == [("mcp", "invalid_schema")]
 
 
 def test_tool_inputs_are_refused_with_the_ledgers_codes(mcp_store):
