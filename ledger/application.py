@@ -29,6 +29,7 @@ from ledger import _journal, _time, stores
 from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
 from ledger._guard import redact
 from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
+from ledger._replay import Replay, gate_replay, human_replay
 from ledger._repository import DecisionRepository, store_errors
 from ledger.artifacts import DecisionRecord
 from ledger.config import LedgerConfig
@@ -64,6 +65,9 @@ class GateOutcome:
     reason: str
     event_types: tuple[str, ...]
     event_ids: tuple[str, ...]
+    #: The call repeated one already recorded (same decision_id, same arguments): this is
+    #: the first call's outcome, and nothing new was stored (issue 12).
+    replayed: bool = False
 
     @property
     def awaiting_human(self) -> bool:
@@ -431,9 +435,31 @@ class GovernanceLedger(Application[UUID]):
             level.value,
             (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id)),
         )
-        return self._record_steps(
-            binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
-        )
+        try:
+            return self._record_steps(
+                binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
+            )
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
+            # A used decision_id (ours from a first try, or another writer's): a retry with
+            # the same arguments gets the recorded outcome, anything else is ``duplicate``.
+            agg = None if decision_id is None else self.gate(decision_id)
+            if agg is None:
+                raise
+            again = plan_gate(
+                agg.policy,
+                gate_type=gate_type,
+                level=level,
+                decision=decision,
+                confidence=confidence,
+                rationale=rationale,
+                evidence_refs=evidence_refs,
+                model_id=model_id,
+                actor=actor,
+            )
+            replay = gate_replay(agg.history, agg.policy, binding, again.steps)
+            return _replayed(binding.decision_id, replay, again.outcome)
 
     @_journaled
     def record_human_decision(
@@ -449,6 +475,9 @@ class GovernanceLedger(Application[UUID]):
         Record a human's answer (005) and, when it is final, close the gate (002).
 
         ``user_id`` is required: the ledger's own API never records an anonymous human.
+        The same answer by the same user, repeated, returns the recorded outcome
+        (``replayed``); a decision already answered by another user or otherwise is
+        ``duplicate``.
         """
         _require_text("record_human_decision", user_id=user_id)
         if not user_id.strip():
@@ -463,7 +492,21 @@ class GovernanceLedger(Application[UUID]):
             decision_id, "record_human_decision", "a human answers a recorded decision"
         )
         steps = plan_human_decision(user_id, decision, rationale, final=final)
-        return self._record_steps(Binding.of(agg.state), steps, None, new_ids=True)
+        binding = Binding.of(agg.state)
+        try:
+            return self._record_steps(binding, steps, None, new_ids=True)
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
+            # Answered already (by this call's first try, or by someone else meanwhile)?
+            agg = self._existing(decision_id, "record_human_decision")
+            replay = human_replay(agg.history, agg.policy, binding, steps)
+            if replay is None:
+                raise
+            state = replay.state
+            return _replayed(
+                decision_id, replay, Outcome(state.verdict, state.threshold, state.reason)
+            )
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
@@ -594,6 +637,23 @@ class GovernanceLedger(Application[UUID]):
             event_types=tuple(fr["type"] for fr in sequence),
             event_ids=tuple(fr["event_id"] for fr in sequence),
         )
+
+
+def _replayed(decision_id: str, replay: Replay, outcome: Outcome) -> GateOutcome:
+    """
+    The outcome a command's first call returned, rebuilt from what it recorded.
+    """
+    return GateOutcome(
+        decision_id=decision_id,
+        status=replay.state.status.value,
+        verdict=outcome.verdict.value,
+        decision=replay.state.effective_decision,
+        threshold=outcome.threshold,
+        reason=outcome.reason,
+        event_types=tuple(fr["type"] for fr in replay.events),
+        event_ids=tuple(fr["event_id"] for fr in replay.events),
+        replayed=True,
+    )
 
 
 def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any) -> None:

@@ -11,17 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.application import GovernanceLedger
 from ledger.config import LedgerConfig
-from ledger.errors import ConfigurationError
+from ledger.decision_state import Status
+from ledger.errors import ConfigurationError, InvalidSchemaError
 from ledger.policy import BUILTIN, GatePolicy
 from ledger.trust import SigningKey, VerifierKey, load_signing_key, trusted_key
 
 if TYPE_CHECKING:
     import duckdb
+
+    from ledger.serve import ServeSettings
 
 __all__ = ["Runtime", "bootstrap", "load_policy"]
 
@@ -69,6 +73,55 @@ class Runtime:
         from projections import open_projection  # noqa: PLC0415 - the read side, when asked
 
         return open_projection(self.config.projection, read_only=read_only)
+
+    def decisions(
+        self,
+        ledger: GovernanceLedger,
+        status: str,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        now: datetime | None = None,
+    ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        """
+        A page of decisions by status, oldest first: (columns, rows as dicts).
+
+        Read from the DuckDB projection, caught up with ``ledger``'s store first, so a
+        decision this process just recorded is listed. The one source of
+        ``GET /v1/decisions``, MCP ``list_pending`` and ``govledger pending``.
+        """
+        from projections import catch_up, cut, decisions_by_status  # noqa: PLC0415
+
+        if status not in Status.__members__.values():
+            raise InvalidSchemaError(
+                f"status: must be one of {', '.join(s.value for s in Status)}",
+                field="status",
+                rule="enum",
+            )
+        con = self.projection()
+        try:
+            if cut(con) is None:  # an as-of replay file is frozen: reported as it is
+                catch_up(ledger, con)
+            result = decisions_by_status(con, status, after=after, limit=limit, now=now)
+        finally:
+            con.close()
+        return result.columns, [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+    def http_app(self, settings: ServeSettings) -> Any:
+        """
+        The HTTP API (an ASGI application) over this runtime (``govledger serve``).
+        """
+        from ledger.serve.http import create_app  # noqa: PLC0415 - the server, when asked
+
+        return create_app(self, settings)
+
+    def mcp_server(self, settings: ServeSettings) -> Any:
+        """
+        The MCP server over this runtime (``govledger mcp``).
+        """
+        from ledger.serve.mcp import create_server  # noqa: PLC0415 - the server, when asked
+
+        return create_server(self, settings)
 
 
 def bootstrap(config: LedgerConfig | None = None, *, policy: GatePolicy | None = None) -> Runtime:

@@ -19,7 +19,15 @@ from projections._tables import TABLES
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["REPORTS", "Report", "Result", "export_parquet", "run_query", "run_report"]
+__all__ = [
+    "REPORTS",
+    "Report",
+    "Result",
+    "decisions_by_status",
+    "export_parquet",
+    "run_query",
+    "run_report",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +186,36 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
         return _fetch(con, sql, [])
     except duckdb.Error as exc:
         raise ReadOnlyQueryError(f"query failed: {exc}", rule="sql") from None
+
+
+#: ``decisions_by_status``: what a list of decisions shows of each (the server, MCP, pending).
+_BY_STATUS = (
+    "SELECT created_position AS position, decision_id, gate_type, target_ref, "
+    "automation_level, status, model_decision, confidence, threshold, model_id, created_at, "
+    "awaiting_since, "
+    "CASE WHEN awaiting_since IS NULL THEN NULL "
+    "ELSE round(epoch(CAST(? AS TIMESTAMPTZ)) - epoch(awaiting_since), 3) END AS waited_seconds "
+    "FROM decisions WHERE status = ? AND created_position > ? "
+    "ORDER BY created_position LIMIT ?"
+)
+
+
+def decisions_by_status(
+    con: duckdb.DuckDBPyConnection,
+    status: str,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> Result:
+    """
+    Decisions whose status is ``status``, oldest first (in the order they were created),
+    from store position ``after`` on: a page of at most ``limit``.
+
+    ``position`` (the store position of the decision's 001) is the page cursor: pass
+    the last one seen as ``after`` for the next page. Waits are measured against ``now``.
+    """
+    return _fetch(con, _BY_STATUS, [_time.utc_text(now), status, after, limit])
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Result:

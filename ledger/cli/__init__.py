@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ledger.bootstrap import bootstrap
-from ledger.cli import output, policy, read, seal, write
+from ledger.cli import output, policy, read, seal, serve, write
 from ledger.config import LedgerConfig
 from ledger.errors import ConfigurationError, LedgerError
 
@@ -27,7 +27,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 
-_VERBS = (write, read, seal, policy)
+_VERBS = (write, read, seal, policy, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

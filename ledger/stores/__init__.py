@@ -26,7 +26,14 @@ from eventsourcing.persistence import StoredEvent
 if TYPE_CHECKING:
     from ledger.config import LedgerConfig
 
-__all__ = ["EventStore", "PolicyRecord", "RefusalRecord", "SqlDialect", "environment"]
+__all__ = [
+    "ROTATING_INSERT",
+    "EventStore",
+    "PolicyRecord",
+    "RefusalRecord",
+    "SqlDialect",
+    "environment",
+]
 
 
 class PolicyRecord(NamedTuple):
@@ -58,6 +65,16 @@ class RefusalRecord(NamedTuple):
 
 #: The refusal journal's columns, in RefusalRecord's order (after its position).
 REFUSAL_COLUMNS: Final = RefusalRecord._fields
+
+#: ``add_token``'s statement: insert a token's row, or give a revoked name a new token; no row
+#: is touched while the name's token is active. ``{tokens}``: the table, ``{p}``: placeholder.
+ROTATING_INSERT = (
+    "INSERT INTO {tokens} (name, role, token_hash, created_at, revoked_at) "
+    "VALUES ({p}, {p}, {p}, {p}, NULL) "
+    "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
+    "created_at = excluded.created_at, revoked_at = NULL "
+    "WHERE {tokens}.revoked_at IS NOT NULL"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +199,29 @@ class EventStore(Protocol):
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         """
         A cursor in one transaction (committed when ``commit``), for the ledger's own tables.
+        """
+
+    # --- API tokens (``govledger token``, ``govledger serve``): only their hashes -------------
+
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a new token's hash under ``name``; False (nothing written) if ``name`` has an
+        active token. A revoked name is given the new token (rotation).
+        """
+
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None (unknown or revoked).
+        """
+
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name; never a hash.
+        """
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
         """
 
 

@@ -38,7 +38,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StoreError
-from ledger.stores import REFUSAL_COLUMNS, PolicyRecord, RefusalRecord, SqlDialect
+from ledger.stores import REFUSAL_COLUMNS, ROTATING_INSERT, PolicyRecord, RefusalRecord, SqlDialect
 
 __all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
 
@@ -49,6 +49,7 @@ EVENT_IDS_TABLE = "govledger_event_ids"
 COMMITS_TABLE = "govledger_commits"
 POLICIES_TABLE = "govledger_policies"
 REFUSALS_TABLE = "govledger_refusals"
+TOKENS_TABLE = "govledger_tokens"
 #: Advisory lock key held while creating tables ("govledgr" in ASCII).
 _CREATE_LOCK = 0x676F766C65646772
 
@@ -190,6 +191,14 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             + ", ".join(REFUSAL_COLUMNS)
             + " FROM {schema}.{refusals} WHERE position >= %s ORDER BY position LIMIT %s"
         ).format(schema=schema, refusals=refusals)
+        # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{tokens} ("
+                "name text PRIMARY KEY, role text NOT NULL, token_hash bytea NOT NULL UNIQUE, "
+                "created_at text NOT NULL, revoked_at text)"
+            ).format(schema=schema, tokens=Identifier(TOKENS_TABLE))
+        )
         # One statement, one round trip: the events (positions returned in input order,
         # which is the order the sequence issued them) and their event_ids.
         self.insert_batch_statement = SQL(
@@ -440,6 +449,62 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self.position_at_statement, (moment,))
             row = curs.fetchone()
         return int(row["position"] or 0) if row else 0
+
+    # --- API tokens ---------------------------------------------------------------------
+
+    def _tokens(self) -> str:
+        return f"{self.dialect.prefix}{TOKENS_TABLE}"
+
+    @_connection_errors("adding a token")
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a token's hash under ``name`` (a revoked name is reused); False if it is active.
+        """
+        statement = ROTATING_INSERT.format(tokens=self._tokens(), p="%s")
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (name, role, token_hash, created_at))
+            return bool(curs.rowcount)
+
+    @_connection_errors("checking a token")
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None.
+        """
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT name, role FROM {self._tokens()} "
+                "WHERE token_hash = %s AND revoked_at IS NULL",
+                (token_hash,),
+            )
+            row = curs.fetchone()
+        return None if row is None else (str(row["name"]), str(row["role"]))
+
+    @_connection_errors("listing tokens")
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name.
+        """
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT name, role, created_at, revoked_at FROM {self._tokens()} ORDER BY name"
+            )
+            return [
+                (row["name"], row["role"], row["created_at"], row["revoked_at"])
+                for row in curs.fetchall()
+            ]
+
+    @_connection_errors("revoking a token")
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                f"UPDATE {self._tokens()} SET revoked_at = %s "
+                "WHERE name = %s AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return bool(curs.rowcount)
 
 
 class PostgresStoreFactory(PostgresFactory):

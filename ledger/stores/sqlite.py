@@ -42,7 +42,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger._time import utc_text
-from ledger.stores import REFUSAL_COLUMNS, PolicyRecord, RefusalRecord, SqlDialect
+from ledger.stores import REFUSAL_COLUMNS, ROTATING_INSERT, PolicyRecord, RefusalRecord, SqlDialect
 
 __all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory"]
 
@@ -132,6 +132,12 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 "position INTEGER PRIMARY KEY, refused_at TEXT NOT NULL, "
                 "entry_point TEXT NOT NULL, event_id TEXT, decision_id TEXT, type TEXT, "
                 "code TEXT NOT NULL, rule TEXT, field TEXT, sha256 TEXT NOT NULL)"
+            ),
+            # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_tokens ("
+                "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, "
+                "created_at TEXT NOT NULL, revoked_at TEXT)"
             ),
         ]
 
@@ -317,6 +323,55 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                     oid = UUID(row[0])
                     out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
         return out
+
+    # --- API tokens ---------------------------------------------------------------------
+
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a token's hash under ``name`` (a revoked name is reused); False if it is active.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                ROTATING_INSERT.format(tokens="govledger_tokens", p="?"),
+                (name, role, token_hash, created_at),
+            )
+            c.execute("SELECT changes()")  # the library's cursor does not expose rowcount
+            return bool(c.fetchone()[0])
+
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT name, role FROM govledger_tokens "
+                "WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            )
+            row = c.fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT name, role, created_at, revoked_at FROM govledger_tokens ORDER BY name"
+            )
+            return [(row[0], row[1], row[2], row[3]) for row in c.fetchall()]
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "UPDATE govledger_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            c.execute("SELECT changes()")  # the library's cursor does not expose rowcount
+            return bool(c.fetchone()[0])
 
 
 class SQLiteStoreFactory(SQLiteFactory):
