@@ -20,9 +20,9 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from ledger.decision_state import DecisionState, evolve
+from ledger.errors import LedgerError, TamperDetectedError
 from ledger.events import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED
 from ledger.policy import BUILTIN, GatePolicy
-from projections._errors import ProjectionError
 from projections._tables import BATCH_OPERATIONS, TABLES
 
 __all__ = ["Carried", "Loader", "fold"]
@@ -33,6 +33,7 @@ _SCHEMAS: Final[Mapping[str, pa.Schema]] = {
     **{name: table.arrow_schema for name, table in TABLES.items()},
     **{name: table.arrow_schema for name, (table, _) in BATCH_OPERATIONS.items()},
 }
+
 
 class Carried:
     """
@@ -76,6 +77,9 @@ def fold(
     load: Loader,
     touched: dict[str, Carried] | None = None,
     policy: GatePolicy = BUILTIN,
+    *,
+    sealed: Sequence[bool] | None = None,
+    recorded: Sequence[str | None] | None = None,
 ) -> dict[str, pa.Table]:
     """
     The rows one batch of (position, canonical bytes) adds or changes, per table.
@@ -84,9 +88,14 @@ def fold(
     the stored decisions whose rows this batch rewrites, and
     ``human_interventions_answers`` the stored requests this batch answers. When
     ``touched`` is given it receives the decisions this batch wrote, as they are after
-    it (a caller may serve the next batch's ``load`` from them).
+    it (a caller may serve the next batch's ``load`` from them). ``sealed`` and
+    ``recorded`` (one per event) fill the ``events`` columns of the same names.
+
+    A stored event that is not a governance event the fold can apply raises
+    ``TamperDetectedError`` naming its position: the store refuses such events, so
+    one that is stored was put there behind the ledger's back.
     """
-    parsed = [orjson.loads(state) for _, state in batch]
+    parsed = [_decoded(position, state) for position, state in batch]
     positions = [p for p, _ in batch]
     created_here = {fr["decision_id"] for fr in parsed if fr["type"] == CREATED}
     earlier = sorted({fr["decision_id"] for fr in parsed} - created_here)
@@ -103,7 +112,12 @@ def fold(
         RECEIVED: folder.received,
     }
     for position, fr in zip(positions, parsed, strict=True):
-        handlers[fr["type"]](position, fr)
+        try:
+            handlers[fr["type"]](position, fr)
+        except TamperDetectedError:
+            raise
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _undecodable(position, f"it cannot be applied to its decision ({exc})") from None
     rows = [folder.decisions[d].row() for d in folder.touched]
     replaced = [d for d in earlier if d in folder.touched]
     if touched is not None:
@@ -113,12 +127,38 @@ def fold(
     return {
         "decisions_replaced": _table("decisions_replaced", [{"decision_id": d} for d in replaced]),
         "human_interventions_answers": _table("human_interventions_answers", folder.answers),
-        "events": _events_table(positions, batch),
+        "events": _events_table(positions, batch, sealed, recorded),
         "decisions": _table("decisions", rows),
         "auto_signatures": _table("auto_signatures", folder.signatures),
         "human_interventions": _table("human_interventions", list(folder.interventions.values())),
         "locked_halts": _table("locked_halts", folder.halts),
     }
+
+
+_KEYS: Final = ("event_id", "type", "decision_id", "timestamp", "actor")
+
+
+def _undecodable(position: int, why: str) -> TamperDetectedError:
+    return TamperDetectedError(
+        f"the stored event at position {position} is not a governance event the ledger "
+        f"could have stored: {why}; the store was changed behind the ledger's back "
+        "(run govledger verify)",
+        position=position,
+        field="position",
+        rule="decodable",
+    )
+
+
+def _decoded(position: int, state: bytes) -> dict[str, Any]:
+    try:
+        fr = orjson.loads(state)
+    except orjson.JSONDecodeError as exc:
+        raise _undecodable(position, f"not JSON ({exc})") from None
+    if not isinstance(fr, dict) or not all(isinstance(fr.get(k), str) for k in _KEYS):
+        raise _undecodable(position, "not an object with " + ", ".join(_KEYS))
+    if fr["type"] not in (CREATED, APPLIED, SIGNED, REQUESTED, RECEIVED):
+        raise _undecodable(position, f"unknown type {fr['type']!r}")
+    return fr
 
 
 class _Folder:
@@ -144,11 +184,8 @@ class _Folder:
             decision = self.decisions[decision_id]
         except KeyError:
             # The store refuses a 002..005 without its 001, so this is a foreign or damaged store.
-            msg = (
-                f"{fr['type']} at position {position} belongs to decision {decision_id!r}, "
-                "which has no gov_decision_created before it"
-            )
-            raise ProjectionError(msg, decision_id=decision_id, event_type=fr["type"]) from None
+            why = f"its decision {decision_id!r} has no gov_decision_created before it"
+            raise _undecodable(position, why) from None
         before = decision.state
         decision.state = evolve(before, fr)
         decision.created["last_position"] = position
@@ -244,8 +281,22 @@ def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
 
 
-def _events_table(positions: list[int], batch: Sequence[tuple[int, bytes]]) -> pa.Table:
+def _events_table(
+    positions: list[int],
+    batch: Sequence[tuple[int, bytes]],
+    sealed: Sequence[bool] | None,
+    recorded: Sequence[str | None] | None,
+) -> pa.Table:
     # Only the position and the stored bytes, which already are the normalised event as
     # JSON (UTF-8, checked by Arrow's cast); DuckDB extracts the flat columns itself.
     fr = pa.array([state for _, state in batch], pa.binary()).cast(pa.string())
-    return pa.Table.from_arrays([pa.array(positions, pa.int64()), fr], schema=_SCHEMAS["events"])
+    count = len(positions)
+    return pa.Table.from_arrays(
+        [
+            pa.array(positions, pa.int64()),
+            fr,
+            pa.array(sealed if sealed is not None else [False] * count, pa.bool_()),
+            pa.array(recorded if recorded is not None else [None] * count, pa.string()),
+        ],
+        schema=_SCHEMAS["events"],
+    )

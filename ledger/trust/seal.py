@@ -13,12 +13,16 @@
 
 Leaves are the stored events in store order, hashed as ``ledger._merkle`` defines
 (the one place where "canonical bytes" is defined).
+
+The log is a parameter (``ledger.trust.store.Log`` plus where its entries come
+from, ``Entries``): today a store holds one, ``EVENTS``, and ``seal`` and
+``verify`` work the same on any other log a store keeps next to it.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -35,10 +39,11 @@ from ledger.trust.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
+from ledger.trust.store import EVENTS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "PROOF_FORMAT",
+    "Entries",
     "Problem",
     "VerifyReport",
     "autoseal",
@@ -53,20 +58,29 @@ PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
 _SEAL_CHUNK: Final = 500_000
 _RETRIES: Final = 5
 
+#: A log's entries in log order: ``(ledger, after, limit)`` -> (position, bytes) after ``after``.
+Entries = Callable[[Any, int, int], Iterable[tuple[int, bytes]]]
 
-def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
+
+def _stored_events(ledger: Any, after: int, limit: int) -> Iterable[tuple[int, bytes]]:
+    return ledger.stored_events(start=after + 1, limit=limit)  # type: ignore[no-any-return]
+
+
+def seal(
+    ledger: Any, key: SigningKey, log: Log = EVENTS, entries: Entries = _stored_events
+) -> list[CheckpointRow]:
     """
-    Seal the events stored since the last checkpoint; return the new checkpoints.
+    Seal the entries of ``log`` stored since its last checkpoint; return the new checkpoints.
 
     Nothing new: nothing is written and the list is empty.
     """
-    store = CheckpointStore.of(ledger)
+    store = CheckpointStore.of(ledger, log)
     store.create_tables()
     written: list[CheckpointRow] = []
     collisions = 0
     while True:
         try:
-            row = _seal_once(ledger, store, key)
+            row = _seal_once(ledger, store, key, entries)
         except StaleSealError:
             # Another process sealed the same events first: start again from its checkpoint.
             collisions += 1
@@ -79,7 +93,9 @@ def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
         written.append(row)
 
 
-def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> CheckpointRow | None:
+def _seal_once(
+    ledger: Any, store: CheckpointStore, key: SigningKey, entries: Entries
+) -> CheckpointRow | None:
     last = store.latest()
     if last is None:
         frontier, seq, after = Frontier(), 1, 0
@@ -96,7 +112,7 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
         seq, after = last.seq + 1, last.last_position
     leaves: list[LeafRow] = []
     last_position = after
-    for position, state in ledger.stored_events(start=after + 1, limit=5000):
+    for position, state in entries(ledger, after, 5000):
         leaf = leaf_hash(state)
         leaves.append(LeafRow(frontier.size, position, leaf))
         frontier.append(leaf)
@@ -106,7 +122,9 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
     if not leaves and last is not None:
         return None
     sealed_at = utc_text()
-    checkpoint = Checkpoint(key.name, frontier.size, frontier.root(), sealed_at)
+    checkpoint = Checkpoint(
+        key.name + store.log.origin_suffix, frontier.size, frontier.root(), sealed_at
+    )
     row = CheckpointRow(
         seq=seq,
         tree_size=frontier.size,
@@ -157,6 +175,22 @@ class Problem:
     position: int | None
     #: False when the store alone cannot narrow it down further than "at or after".
     exact: bool = True
+    #: When not exact: the last store position the change can be at (None: open-ended).
+    last: int | None = None
+
+    def where(self) -> str:
+        """
+        The position, or the narrowest interval the signed checkpoints allow, for people.
+        """
+        if self.position is None:
+            return ""
+        if self.exact:
+            return f"at store position {self.position}"
+        if self.last is not None and self.last > self.position:
+            return f"between store positions {self.position} and {self.last}"
+        if self.last is not None:
+            return f"at store position {self.position}"
+        return f"at or after store position {self.position}"
 
 
 @dataclass
@@ -170,6 +204,13 @@ class VerifyReport:
     sealed: int = 0
     external: int | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: Checkpoints the store says it has issued (removed ones included).
+    issued: int = 0
+    #: "self" when checked with the key stored beside the data, "key" with one given.
+    trust: str = "self"
+    #: The trusted key's name, and where it was read from.
+    key_name: str | None = None
+    key_source: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -196,8 +237,24 @@ class VerifyReport:
                 "leaf": None if first is None else first.leaf,
                 "position": None if first is None else first.position,
                 "exact": None if first is None else first.exact,
+                "last_position": None if first is None else first.last,
+                "checkpoints_issued": self.issued,
+                "trust": self.trust,
+                "key": self.key_name,
+                "key_source": self.key_source,
+                "note": _TRUST_NOTES[self.trust],
             }
         )
+
+
+_TRUST_NOTES: Final = {
+    "self": (
+        "checked with the key kept beside the store: it proves nothing against someone who "
+        "can write both; pass --key (or GOVLEDGER_VERIFY_KEY) with your own copy of the "
+        "public key"
+    ),
+    "key": "checked with the public key the auditor gave",
+}
 
 
 @dataclass(frozen=True)
@@ -267,28 +324,39 @@ class _Verifier:
                 exact=False,
             )
         index = min(floor, self.computed.size)
+        # The checkpoint before agreed, this one does not: the change is between them.
+        last = self.position(size - 1)
         return Problem(
-            f"{what}: the store's events do not hash to the signed root; the first difference "
-            f"is at or after this position (the sealed leaf hashes were altered too)",
+            f"{what}: the store's events do not hash to the signed root, and the sealed leaf "
+            "hashes were altered too; the first difference is between the last checkpoint the "
+            "events reproduce and this one",
             index + 1,
             self.position(index),
             exact=False,
+            last=last,
         )
 
 
 def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the events
-    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
+    ledger: Any,
+    key: VerifierKey,
+    external: str | None = None,
+    *,
+    require_sealed: bool = False,
+    log: Log = EVENTS,
+    entries: Entries = _stored_events,
 ) -> VerifyReport:
     """
-    Check the store against its own checkpoints and, optionally, an auditor's checkpoint note.
+    Check a log against its own checkpoints and, optionally, an auditor's checkpoint note.
 
-    Events stored after the last checkpoint are reported (``unsealed``) but prove nothing
-    yet; ``require_sealed`` makes them a problem.
+    Entries stored after the last checkpoint are reported (``unsealed``) but prove nothing
+    yet; ``require_sealed`` makes them a problem, and so a log with no checkpoint at all.
+    Checkpoints the store issued and no longer holds are a problem.
     """
-    store = CheckpointStore.of(ledger)
+    store = CheckpointStore.of(ledger, log)
     rows = store.checkpoints()
-    check = _Verifier(ledger.stored_events(limit=10_000), store.leaves())
-    report = VerifyReport(events=check.computed.size, checkpoints=len(rows))
+    check = _Verifier(entries(ledger, 0, 10_000), store.leaves())
+    report = VerifyReport(events=check.computed.size, checkpoints=len(rows), issued=store.issued())
 
     # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
     # and each an append-only extension of the one before (a fork is a signed lie).
@@ -335,6 +403,28 @@ def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the
         floor = t.size
         report.sealed = t.size
 
+    held = rows[-1].seq if rows else 0
+    if not report.problems and report.issued > held:
+        index = report.sealed
+        report.problems.append(
+            Problem(
+                f"the store has issued {report.issued} checkpoints but holds "
+                f"{len(rows)} (the last is #{held}): checkpoints were removed, and nothing "
+                "after the last one held is proven",
+                index + 1,
+                check.position(index),
+                exact=False,
+            )
+        )
+    if require_sealed and not report.problems and not rows:
+        report.problems.append(
+            Problem(
+                f"the store has no checkpoint: nothing proves its {check.computed.size} "
+                f"{log.name} (run govledger seal)",
+                1 if check.computed.size else None,
+                check.position(0) if check.computed.size else None,
+            )
+        )
     if require_sealed and not report.problems and check.computed.size > report.sealed:
         index = report.sealed
         report.problems.append(
