@@ -134,8 +134,12 @@ def _seal_once(
         sealed_at=sealed_at,
         note=sign(checkpoint, key),
     )
-    store.append(row, leaves)
+    store.append(row, leaves, signer=_signer(key.verifier))
     return row if leaves else None
+
+
+def _signer(key: VerifierKey) -> str:
+    return f"{key.name} {key.key_id.hex()}"
 
 
 def autoseal(
@@ -337,7 +341,7 @@ class _Verifier:
         )
 
 
-def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the events
+def verify(  # noqa: C901, PLR0912, PLR0915 - one pass over the checkpoints, one over the events
     ledger: Any,
     key: VerifierKey,
     external: str | None = None,
@@ -357,6 +361,19 @@ def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the
     rows = store.checkpoints()
     check = _Verifier(entries(ledger, 0, 10_000), store.leaves())
     report = VerifyReport(events=check.computed.size, checkpoints=len(rows), issued=store.issued())
+
+    first_signer = store.signer()
+    if first_signer is not None and first_signer != _signer(key):
+        report.problems.append(
+            Problem(
+                f"the store's first checkpoint was signed by the key {first_signer}, not by "
+                f"the key checked with now ({_signer(key)}): the signing key was replaced "
+                "(keygen --force?) and the checkpoints re-signed; only the original public "
+                "key (--key) can tell what was changed",
+                None,
+                None,
+            )
+        )
 
     # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
     # and each an append-only extension of the one before (a fork is a signed lie).

@@ -10,8 +10,10 @@ next seal continues without rereading old events), the time, and the signed note
 ``govledger_leaves``: the leaf hash and store position of every sealed event. The
 leaves are authenticated by the signed roots; verification compares them with the
 events it rehashes to name the exact position that was changed.
-``govledger_meta`` keeps ``checkpoints_issued:<log>``, raised in the same
-transaction as each checkpoint, so checkpoints removed later are missed.
+``govledger_meta`` keeps ``checkpoints_issued:<log>``, raised (never lowered) in
+the same transaction as each checkpoint, so checkpoints removed later are missed,
+and ``signer:<log>``, the key that signed the first checkpoint, so a key replaced
+beside the store (``keygen --force``) is noticed.
 
 Both tables are plain SQL (integers, text, bytes) so any SQL backend can hold them:
 the dialect only decides the placeholder, the bytes type and how names are qualified.
@@ -55,6 +57,13 @@ class Log:
         The ``govledger_meta`` key counting the checkpoints this log has issued.
         """
         return f"checkpoints_issued:{self.name}"
+
+    @property
+    def signer_key(self) -> str:
+        """
+        The ``govledger_meta`` key naming the key that signed this log's first checkpoint.
+        """
+        return f"signer:{self.name}"
 
 
 #: The stored governance events, in store order.
@@ -192,23 +201,31 @@ class CheckpointStore:
             c.execute(sql)
             return [LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())]
 
+    def _remembered(self, key: str) -> str | None:
+        with self._transaction(commit=False, doing="read") as c:
+            c.execute(self._meta_exists_sql, self._meta_exists_args)
+            if not bool(_values(c.fetchone())[0]):
+                return None
+            c.execute(f"SELECT value FROM {self._meta} WHERE key = {self._p}", [key])
+            row = c.fetchone()
+        return None if row is None else str(_values(row)[0])
+
     def issued(self) -> int:
         """
         How many checkpoints this log has issued (what the store remembers, removed ones too).
         """
-        with self._transaction(commit=False, doing="read") as c:
-            c.execute(self._meta_exists_sql, self._meta_exists_args)
-            if not bool(_values(c.fetchone())[0]):
-                return 0
-            c.execute(
-                f"SELECT value FROM {self._meta} WHERE key = {self._p}", [self.log.issued_key]
-            )
-            row = c.fetchone()
-        return 0 if row is None else int(_values(row)[0])
+        return int(self._remembered(self.log.issued_key) or 0)
 
-    def append(self, row: CheckpointRow, leaves: Sequence[LeafRow]) -> None:
+    def signer(self) -> str | None:
         """
-        Store a checkpoint and the leaves it adds, in one transaction.
+        ``"<key name> <key id hex>"`` of the key that signed this log's first checkpoint.
+        """
+        return self._remembered(self.log.signer_key)
+
+    def append(self, row: CheckpointRow, leaves: Sequence[LeafRow], signer: str = "") -> None:
+        """
+        Store a checkpoint and the leaves it adds, in one transaction (``signer``: the
+        signing key, remembered with the first checkpoint).
         """
         p = self._p
         with self._transaction(commit=True, doing="write") as c:
@@ -232,11 +249,22 @@ class CheckpointStore:
                 ],
             )
             # Remembered with the checkpoint: removing checkpoints later leaves this behind.
-            key = self.log.issued_key
+            self._remember(c, self.log.issued_key, str(row.seq), keep_higher=True)
+            if signer:
+                self._remember(c, self.log.signer_key, signer, keep=True)
+
+    def _remember(
+        self, c: Any, key: str, value: str, *, keep: bool = False, keep_higher: bool = False
+    ) -> None:
+        p = self._p
+        c.execute(f"SELECT value FROM {self._meta} WHERE key = {p}", [key])
+        found = c.fetchone()
+        if found is not None:
+            old = str(_values(found)[0])
+            if keep or (keep_higher and old.isdigit() and int(old) >= int(value)):
+                return
             c.execute(f"DELETE FROM {self._meta} WHERE key = {p}", [key])
-            c.execute(
-                f"INSERT INTO {self._meta} (key, value) VALUES ({p},{p})", [key, str(row.seq)]
-            )
+        c.execute(f"INSERT INTO {self._meta} (key, value) VALUES ({p},{p})", [key, value])
 
 
 def _checkpoint(row: Any) -> CheckpointRow:

@@ -293,8 +293,15 @@ def test_an_auditors_checkpoint_catches_a_history_resealed_with_the_real_key(sea
         con.execute("DELETE FROM govledger_leaves")
     with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
         seal(ledger, key)
+    status, report, _ = _verify(sealed, capsys)
+    # Issue 11: the store remembers it had issued 3 checkpoints; only 1 is left.
+    assert status == 1
+    assert "checkpoints were removed" in report["problem"]
+    with sqlite3.connect(sealed) as con:
+        con.execute("DELETE FROM govledger_meta WHERE key LIKE 'checkpoints_issued:%'")
+        con.execute("INSERT INTO govledger_meta VALUES ('checkpoints_issued:events', '1')")
     status, _, _ = _verify(sealed, capsys)
-    assert status == 0, "re-sealed from scratch by the key holder, the store is self-consistent"
+    assert status == 0, "re-sealed from scratch, counter and all, the store is self-consistent"
     status, report, _ = _verify(sealed, capsys, "--checkpoint", str(kept))
     assert status == 1
     assert report["external_checkpoint_size"] == 200
