@@ -105,11 +105,11 @@ def _keygen(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _seal(args: argparse.Namespace, runtime: Runtime) -> int:
-    key = runtime.signing_key()
-    if key is None:
-        msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
-        raise KeyUnusableError(msg, field="key", rule="key")
     with runtime.ledger(create=False) as ledger:
+        key = runtime.signing_key()
+        if key is None:
+            msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
+            raise KeyUnusableError(msg, field="key", rule="key")
         written = seal(ledger, key)
         latest = CheckpointStore.of(ledger).latest()
     assert latest is not None  # noqa: S101 - seal always leaves one
@@ -128,7 +128,6 @@ def _seal(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
-    trusted = runtime.trusted(args.key)
     external = None
     if args.checkpoint:
         try:
@@ -137,6 +136,7 @@ def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
             msg = f"the checkpoint file {args.checkpoint} is not UTF-8 text"
             raise CheckpointError(msg, field="checkpoint", rule="utf-8") from None
     with runtime.ledger(create=False) as ledger:
+        trusted = runtime.trusted(args.key)
         report = verify(ledger, trusted.key, external, require_sealed=args.require_sealed)
     report.trust, report.key_name, report.key_source = (
         trusted.trust,
@@ -162,8 +162,8 @@ def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _prove(args: argparse.Namespace, runtime: Runtime) -> int:
-    key = runtime.trusted_key(args.key)
     with runtime.ledger(create=False) as ledger:
+        key = runtime.trusted_key(args.key)
         document = prove(ledger, key, args.decision_id)
     sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return 0
