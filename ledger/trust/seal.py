@@ -29,7 +29,7 @@ from typing import Any, Final
 import orjson
 
 from ledger._time import utc_text
-from ledger.errors import CheckpointError, SealError, StaleSealError
+from ledger.errors import CheckpointError, SealError, StaleSealError, TamperDetectedError
 from ledger.events import canonical_bytes
 from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
 from ledger.trust.merkle import (
@@ -113,6 +113,8 @@ def _seal_once(
     leaves: list[LeafRow] = []
     last_position = after
     for position, state in entries(ledger, after, 5000):
+        if store.log is EVENTS:
+            _refuse_foreign(position, state)
         leaf = leaf_hash(state)
         leaves.append(LeafRow(frontier.size, position, leaf))
         frontier.append(leaf)
@@ -136,6 +138,33 @@ def _seal_once(
     )
     store.append(row, leaves, signer=_signer(key.verifier))
     return row if leaves else None
+
+
+_KEYS: Final = ("event_id", "type", "decision_id", "timestamp", "actor")
+
+
+def _refuse_foreign(position: int, state: bytes) -> None:
+    """
+    Never sign over a stored row the ledger could not have written (cheap: decode, the
+    canonical form, the keys every event has). A row put in place in that exact form is
+    beyond what sealing can tell; ``verify`` and ``project`` check what was sealed.
+    """
+    try:
+        fr = orjson.loads(state)
+        ok = (
+            isinstance(fr, dict)
+            and all(isinstance(fr.get(k), str) for k in _KEYS)
+            and canonical_bytes(fr) == state
+        )
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        ok = False
+    if not ok:
+        msg = (
+            f"the stored event at position {position} is not a governance event in the form "
+            "the ledger stores: it was put there behind the ledger's back, and is not signed "
+            "(nothing was sealed; run govledger verify)"
+        )
+        raise TamperDetectedError(msg, position=position, field="position", rule="decodable")
 
 
 def _signer(key: VerifierKey) -> str:
