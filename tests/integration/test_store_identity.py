@@ -186,7 +186,7 @@ def _events_file(tmp_path: Path) -> Path:
 def _race(store: str, events: Path, processes: int) -> list[subprocess.CompletedProcess[str]]:
     moment = str(time.time() + 3.0)  # after every interpreter has imported the ledger
     started = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        subprocess.Popen(
             [sys.executable, "-c", _CREATOR, store, str(events), moment],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
