@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 
@@ -123,20 +124,26 @@ def _duckdb_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Any
     def run(args: argparse.Namespace, runtime: Runtime) -> int:
         try:
             return handler(args, runtime)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
+            if not isinstance(exc, duckdb.IOException) and not _UNWRITABLE.search(str(exc)):
+                raise ProjectionError(
+                    f"the projection {runtime.config.projection} failed: {_one_line(str(exc))}",
+                    rule="projection",
+                ) from None
             # A full disk, a vanished file: nothing of the failed batch was committed.
             raise ProjectionBusyError(
                 f"the projection {runtime.config.projection} could not be written or read: "
                 f"{_one_line(str(exc))}; nothing of the failed batch was committed",
                 rule="projection",
             ) from None
-        except duckdb.Error as exc:
-            raise ProjectionError(
-                f"the projection {runtime.config.projection} failed: {_one_line(str(exc))}",
-                rule="projection",
-            ) from None
 
     return run
+
+
+#: DuckDB errors that are the file system's, whatever exception class carries them.
+_UNWRITABLE: Final = re.compile(
+    r"Could not (write|read|open|truncate)|No space left|File too large|Disk quota", re.IGNORECASE
+)
 
 
 def _one_line(text: str) -> str:
@@ -169,6 +176,11 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         msg = f"{text!r} has no time zone (add Z or +hh:mm)"
         raise argparse.ArgumentTypeError(msg)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        msg = f"{text!r} is out of range in UTC"
+        raise argparse.ArgumentTypeError(msg) from None
     return moment
 
 
