@@ -234,12 +234,12 @@ def sealed_copy(store: Path) -> tuple[Path, Any]:
     """
     A copy of ``store`` sealed every 100,000 events (made once, then reused), and its key.
     """
-    from ledger.trust import SigningKey, seal  # noqa: PLC0415
+    from ledger.trust import SigningKey, seal
 
     target = store.with_name(store.stem + "-sealed.db")
     key_path = Path(str(target) + ".key")
     if not target.exists():
-        import shutil  # noqa: PLC0415
+        import shutil
 
         shutil.copy(store, target)
         key = SigningKey.generate("bench.invalid/project")
@@ -252,14 +252,14 @@ def sealed_copy(store: Path) -> tuple[Path, Any]:
                 return ledger.stored_events(start=after + 1, limit=limit, stop=stop)
 
             for stop in range(step, total + step, step):
-                seal(ledger, key, entries=lambda lg, after, limit, s=stop: upto(after, limit, s))
+                seal(ledger, key, entries=lambda _, after, limit, s=stop: upto(after, limit, s))
     return target, SigningKey.from_text(key_path.read_text()).verifier
 
 
 _CHECKED: dict[str, Any] = {}
 
 
-def checked_projector(store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
+def checked_projector(_store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
     """
     ``catch_up`` on the sealed copy, checking every event against the checkpoints.
     """
