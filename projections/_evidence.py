@@ -126,8 +126,7 @@ class Evidence:
         The authenticated leaf hashes from the last passed checkpoint up to ``row``.
         """
         want = row.tree_size - self._frontier.size
-        leaves = self._store.leaves(limit=want, start=self._frontier.size)
-        hashes = [leaf.leaf_hash for leaf in leaves]
+        hashes = self._store.leaf_hashes(self._frontier.size, want)
         if len(hashes) == want and self._reproduces(hashes, row):
             return
         # The leaf table does not authenticate: hash the events themselves up to ``row``.

@@ -201,6 +201,22 @@ class CheckpointStore:
             c.execute(sql)
             return [LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())]
 
+    def leaf_hashes(self, start: int, limit: int) -> list[bytes]:
+        """
+        Only the hashes of ``limit`` sealed leaves from index ``start`` (a fast path for
+        readers that check many events: no row objects).
+        """
+        with self._transaction(commit=False, doing="read") as c:
+            if not self._exists(c):
+                return []
+            c.execute(
+                f"SELECT leaf_hash FROM {self._leaves} WHERE leaf_index >= {int(start)} "
+                f"ORDER BY leaf_index LIMIT {int(limit)}"
+            )
+            return [
+                bytes(v[0] if not isinstance(v, dict) else v["leaf_hash"]) for v in c.fetchall()
+            ]
+
     def _remembered(self, key: str) -> str | None:
         with self._transaction(commit=False, doing="read") as c:
             c.execute(self._meta_exists_sql, self._meta_exists_args)
