@@ -165,15 +165,18 @@ class GovernanceLedger(Application[UUID]):
         # ``new_ids``: the ledger made these ids (uuid4) itself, so none can be stored yet (and
         # the index's PRIMARY KEY would still refuse a second copy). ``new_decision``: likewise
         # for the decision_id.
-        stored = (
-            {}
-            if new_ids
-            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
-        )
+        # Decisions first, then event_ids: an event another writer commits between the two
+        # reads is then found by its id (a duplicate), never judged against a decision that
+        # already holds it (which read the other way round made a sequence_violation).
         aggregates = (
             {}
             if new_decision
             else self.decisions.load({aggregate_id(fr["decision_id"]) for fr in candidates})
+        )
+        stored = (
+            {}
+            if new_ids
+            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
         )
         outcome = Judged()
         try:

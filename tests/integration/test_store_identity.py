@@ -169,7 +169,7 @@ _CREATOR = """
 import sys, time
 from ledger.cli import main
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
-sys.exit(main(["--store", sys.argv[1], "ingest", "--quiet", "--no-results", sys.argv[2]]))
+sys.exit(main(["--store", sys.argv[1], "ingest", "--quiet", sys.argv[2]]))
 """
 
 
@@ -210,7 +210,7 @@ def test_many_processes_creating_one_sqlite_store_at_once_all_succeed(tmp_path):
     for trial in range(4):
         store = tmp_path / f"new-{trial}.db"
         for result in _race(str(store), events, 8):
-            assert result.returncode == 0, result.stderr
+            assert result.returncode == 0, result.stdout + result.stderr
             assert "Traceback" not in result.stderr
         with GovernanceLedger(LedgerConfig(store=str(store)), create=False) as ledger:
             assert ledger.max_position() == 3
@@ -234,7 +234,7 @@ def test_many_processes_creating_one_postgres_store_at_once_all_succeed(tmp_path
     schema = f"gl_race_{uuid.uuid4().hex[:8]}"
     try:
         for result in _race(postgres_url(schema), events, 6):
-            assert result.returncode == 0, result.stderr
+            assert result.returncode == 0, result.stdout + result.stderr
             assert "Traceback" not in result.stderr
         with GovernanceLedger(LedgerConfig(store=postgres_url(schema)), create=False) as ledger:
             assert ledger.max_position() == 3
