@@ -39,6 +39,7 @@ from ledger.errors import (
     LedgerError,
     SequenceViolationError,
     StoreError,
+    TamperDetectedError,
 )
 from ledger.events import APPLIED, REQUESTED, SIGNED, GovEvent
 from ledger.gate import GateEvaluation, aggregate_id
@@ -134,11 +135,19 @@ class GovernanceLedger(Application[UUID]):
 
     name = "govledger"
 
-    def __init__(self, config: LedgerConfig | None = None, *, policy: GatePolicy = BUILTIN) -> None:
+    def __init__(
+        self,
+        config: LedgerConfig | None = None,
+        *,
+        policy: GatePolicy = BUILTIN,
+        create: bool = True,
+    ) -> None:
         self.config = config or LedgerConfig()
         self.policy = policy
         try:
-            super().__init__(env=stores.environment(self.config))
+            super().__init__(env=stores.environment(self.config, create=create))
+        except StoreError:
+            raise
         except (PersistenceError, OSError) as exc:
             raise StoreError(
                 f"cannot open the event store {self.config.store_label}: {exc}", rule="store"
@@ -149,6 +158,12 @@ class GovernanceLedger(Application[UUID]):
             # A snapshot is a second copy of a decision's state, outside the tamper evidence.
             raise ConfigurationError("govledger does not support snapshots", rule="snapshots")
         self.store: stores.EventStore = self.recorder
+        try:
+            with store_errors(self.config.store_label, "open"):
+                self.store.open_meta(create=create, label=self.config.store_label)
+        except BaseException:
+            self.close()
+            raise
         self.decisions = DecisionRepository(
             self.store, self.mapper, self.config.store_label, self.config.cache_decisions, policy
         )
@@ -215,15 +230,18 @@ class GovernanceLedger(Application[UUID]):
         # ``new_ids``: the ledger made these ids (uuid4) itself, so none can be stored yet (and
         # the index's PRIMARY KEY would still refuse a second copy). ``new_decision``: likewise
         # for the decision_id.
-        stored = (
-            {}
-            if new_ids
-            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
-        )
+        # Decisions first, then event_ids: an event another writer commits between the two
+        # reads is then found by its id (a duplicate), never judged against a decision that
+        # already holds it (which read the other way round made a sequence_violation).
         aggregates = (
             {}
             if new_decision
             else self.decisions.load({aggregate_id(fr["decision_id"]) for fr in candidates})
+        )
+        stored = (
+            {}
+            if new_ids
+            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
         )
         outcome = Judged()
         try:
@@ -308,7 +326,17 @@ class GovernanceLedger(Application[UUID]):
         The decision's artifacts (GovernanceDecision, AutoSignature) and event sequence.
         """
         agg = self.gate(decision_id)
-        return None if agg is None else DecisionRecord.from_history(agg.history, agg.state)
+        if agg is None:
+            return None
+        try:
+            return DecisionRecord.from_history(agg.history, agg.state)
+        except (ValueError, KeyError, TypeError) as exc:
+            msg = (
+                f"decision {decision_id}'s stored events do not make a governance decision "
+                f"({type(exc).__name__}); the store was changed behind the ledger's back (run "
+                "govledger verify)"
+            )
+            raise TamperDetectedError(msg, field="decision_id", rule="decodable") from None
 
     def stored_events(
         self, *, start: int = 1, limit: int = 1000, stop: int | None = None

@@ -9,7 +9,12 @@ oversight report from it. ``TABLES`` declares every table.
 
 from projections._duckdb import connect as open_projection
 from projections._duckdb import create_tables, cut, drop_tables, position, table_checksums
-from projections._errors import ProjectionBusyError, ProjectionError, ReadOnlyQueryError
+from projections._errors import (
+    ProjectionBusyError,
+    ProjectionError,
+    QuerySqlError,
+    ReadOnlyQueryError,
+)
 from projections._tables import TABLES, Column, Table
 from projections.queries import (
     REPORTS,
@@ -42,6 +47,7 @@ __all__ = [
     "NotificationLog",
     "ProjectionBusyError",
     "ProjectionError",
+    "QuerySqlError",
     "ReadOnlyQueryError",
     "Replay",
     "Report",

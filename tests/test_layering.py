@@ -42,6 +42,7 @@ IO_MODULES = {
 }
 #: What the read side may know of the write side: the pure domain, and the store's port.
 PROJECTIONS_MAY_USE = {
+    "ledger.trust",  # the pure Merkle tree and checkpoints: the read side checks what it projects
     "ledger.events",
     "ledger.vocabulary",
     "ledger.policy",

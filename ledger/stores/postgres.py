@@ -38,7 +38,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StoreError
-from ledger.stores import REFUSAL_COLUMNS, ROTATING_INSERT, PolicyRecord, RefusalRecord, SqlDialect
+from ledger.stores import (
+    META_TABLE,
+    REFUSAL_COLUMNS,
+    ROTATING_INSERT,
+    PolicyRecord,
+    RefusalRecord,
+    SqlDialect,
+    StoreMeta,
+)
 
 __all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
 
@@ -102,6 +110,7 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
     """
 
     pushes = True  # LISTEN/NOTIFY wakes subscribers as soon as a batch commits
+    meta = StoreMeta("", 0)  # read by ``open_meta`` when the ledger opens the store
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         try:
@@ -126,6 +135,12 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
         self.channel_name = f"{self.datastore.schema}.{self.events_table_name}"[
             : self.MAX_IDENTIFIER_LEN
         ]
+        self.meta_table = SQL("{schema}.{meta}").format(schema=schema, meta=Identifier(META_TABLE))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (key text PRIMARY KEY, value text NOT NULL)"
+            ).format(self.meta_table)
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{ids} ("
@@ -228,6 +243,13 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
         ).format(schema=schema, events=events)
+        self.commit_times_statement = SQL(
+            "SELECT s.notification_id, "
+            "to_char(i.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS at "
+            "FROM {schema}.{events} s JOIN {schema}.{ids} i ON s.originator_id = i.originator_id "
+            "AND s.originator_version = i.originator_version "
+            "WHERE s.notification_id >= %s AND s.notification_id <= %s ORDER BY 1"
+        ).format(schema=schema, events=events, ids=ids)
         self.position_at_statement = SQL(
             "SELECT MAX(s.notification_id) AS position FROM {schema}.{events} s "
             "JOIN {schema}.{ids} i ON s.originator_id = i.originator_id "
@@ -250,6 +272,53 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
+
+    @_connection_errors("reading the store's identity")
+    def open_meta(self, *, create: bool, label: str) -> StoreMeta:
+        """
+        The store's identity, created with the store (an older store gets one now).
+        """
+        meta_name = f"{self.datastore.schema}.{META_TABLE}"
+        events_name = f"{self.datastore.schema}.{self.events_table_name}"
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS meta, to_regclass(%s) IS NOT NULL AS events",
+                (_quoted(meta_name), _quoted(events_name)),
+            )
+            found = curs.fetchone() or {"meta": False, "events": False}
+            rows: dict[str, str] = {}
+            if found["meta"]:
+                curs.execute(SQL("SELECT key, value FROM {0}").format(self.meta_table))
+                rows = {r["key"]: r["value"] for r in curs.fetchall()}
+            if "store_id" not in rows:
+                if not create and not found["events"]:
+                    msg = f"no event store at {label} (govledger ingest or demo creates one)"
+                    raise StoreError(msg, field="store", rule="exists")
+                curs.execute(
+                    SQL(
+                        "CREATE TABLE IF NOT EXISTS {0} (key text PRIMARY KEY, value text NOT NULL)"
+                    ).format(self.meta_table)
+                )
+                for key, value in StoreMeta.new().rows():
+                    curs.execute(
+                        SQL("INSERT INTO {0} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING").format(
+                            self.meta_table
+                        ),
+                        (key, value),
+                    )
+                curs.execute(SQL("SELECT key, value FROM {0}").format(self.meta_table))
+                rows = {r["key"]: r["value"] for r in curs.fetchall()}
+        self.meta = StoreMeta.from_rows(rows, label)
+        return self.meta
+
+    @_connection_errors("reading commit times")
+    def commit_times(self, start: int, stop: int) -> list[tuple[int, str]]:
+        """
+        (position, recorded_at) of every event in ``start``..``stop``: PostgreSQL stamps each.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.commit_times_statement, (start, stop))
+            return [(int(r["notification_id"]), str(r["at"])) for r in curs.fetchall()]
 
     @property
     def where(self) -> str:
@@ -505,6 +574,11 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 (revoked_at, name),
             )
             return bool(curs.rowcount)
+
+
+def _quoted(qualified: str) -> str:
+    schema, _, name = qualified.partition(".")
+    return '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
 
 
 class PostgresStoreFactory(PostgresFactory):

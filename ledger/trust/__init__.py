@@ -10,8 +10,10 @@ by ``keys``; the checkpoint and leaf tables live in the ledger's own store.
 from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
 from ledger.trust.keys import (
     KeyFiles,
+    TrustedKey,
     load_signing_key,
     read_public_key,
+    trusted,
     trusted_key,
     write_key_pair,
 )
@@ -26,6 +28,7 @@ from ledger.trust.merkle import (
 )
 from ledger.trust.seal import (
     PROOF_FORMAT,
+    Entries,
     Problem,
     VerifyReport,
     autoseal,
@@ -34,20 +37,24 @@ from ledger.trust.seal import (
     seal,
     verify,
 )
-from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
+from ledger.trust.store import EVENTS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "EMPTY_ROOT",
+    "EVENTS",
     "PROOF_FORMAT",
     "Checkpoint",
     "CheckpointRow",
     "CheckpointStore",
+    "Entries",
     "Frontier",
     "KeyFiles",
     "LeafRow",
+    "Log",
     "MerkleTree",
     "Problem",
     "SigningKey",
+    "TrustedKey",
     "VerifierKey",
     "VerifyReport",
     "autoseal",
@@ -60,6 +67,7 @@ __all__ = [
     "read_public_key",
     "seal",
     "sign",
+    "trusted",
     "trusted_key",
     "verify",
     "verify_consistency",
