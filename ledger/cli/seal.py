@@ -22,12 +22,14 @@ from ledger.errors import (
     OutputUnavailableError,
 )
 from ledger.trust import (
+    EVENTS,
+    REFUSALS,
     CheckpointStore,
     check_proof,
     prove,
     read_public_key,
-    seal,
-    verify,
+    seal_all,
+    verify_all,
     write_key_pair,
 )
 
@@ -110,13 +112,19 @@ def _seal(args: argparse.Namespace, runtime: Runtime) -> int:
         if key is None:
             msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
             raise KeyUnusableError(msg, field="key", rule="key")
-        written = seal(ledger, key)
+        written = seal_all(ledger, key)
         latest = CheckpointStore.of(ledger).latest()
+        journal = CheckpointStore.of(ledger, REFUSALS).latest()
     assert latest is not None  # noqa: S101 - seal always leaves one
-    if written:
+    assert journal is not None  # noqa: S101 - and one of the refusal journal
+    if written[EVENTS.name]:
         output.say(f"seal: checkpoint #{latest.seq}, tree size {latest.tree_size}")
     else:
         output.say(f"seal: nothing new since checkpoint #{latest.seq}")
+    if written[REFUSALS.name]:
+        output.say(
+            f"seal: refusal journal checkpoint #{journal.seq}, tree size {journal.tree_size}"
+        )
     sys.stdout.write(latest.note)
     if args.out:
         try:
@@ -137,7 +145,7 @@ def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
             raise CheckpointError(msg, field="checkpoint", rule="utf-8") from None
     with runtime.ledger(create=False) as ledger:
         trusted = runtime.trusted(args.key)
-        report = verify(ledger, trusted.key, external, require_sealed=args.require_sealed)
+        report = verify_all(ledger, trusted.key, external, require_sealed=args.require_sealed)
     report.trust, report.key_name, report.key_source = (
         trusted.trust,
         trusted.key.name,
@@ -150,12 +158,14 @@ def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
             "nothing against someone who can write both: pass --key with your own copy of the "
             "public key (or set GOVLEDGER_VERIFY_KEY)"
         )
-    if report.ok:
+    found = report.first_problem
+    if found is None:
         return 0
-    first = report.problems[0]
+    log, first = found
     where = first.where()
+    which = "" if log == EVENTS.name else f" (its {log} log)"
     output.say(
-        f"verify: the store of {runtime.config.store_label} disagrees"
+        f"verify: the store of {runtime.config.store_label}{which} disagrees"
         f"{' ' + where if where else ''}: {first.what}"
     )
     return _EXIT_FAILED

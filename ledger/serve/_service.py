@@ -28,7 +28,7 @@ from ledger.errors import InvalidSchemaError
 from ledger.ingest import LineResult, ingest_lines
 from ledger.serve._errors import NoCheckpointError, UnknownDecisionError, WrongRoleError
 from ledger.serve._tokens import Identity, Tokens
-from ledger.trust import CheckpointStore, prove, seal, verify
+from ledger.trust import CheckpointStore, prove, seal_all, verify_all
 
 __all__ = ["GATE_FIELDS", "ServeSettings", "Service", "outcome_json"]
 
@@ -220,7 +220,7 @@ class Service:
         if self.signing_key is None:
             return
         with self._sealing:
-            seal(self.ledger, self.signing_key)
+            seal_all(self.ledger, self.signing_key)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ class Service:
         """
         ``govledger verify``'s report over the whole store.
         """
-        report = verify(self.ledger, self.runtime.trusted_key(), None)
+        report = verify_all(self.ledger, self.runtime.trusted_key(), None)
         shown: dict[str, Any] = orjson.loads(report.to_json())
         return shown
 

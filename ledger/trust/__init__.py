@@ -33,16 +33,20 @@ from ledger.trust.seal import (
     VerifyReport,
     autoseal,
     check_proof,
+    journal_entries,
     prove,
     seal,
+    seal_all,
     verify,
+    verify_all,
 )
-from ledger.trust.store import EVENTS, CheckpointRow, CheckpointStore, LeafRow, Log
+from ledger.trust.store import EVENTS, REFUSALS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "EMPTY_ROOT",
     "EVENTS",
     "PROOF_FORMAT",
+    "REFUSALS",
     "Checkpoint",
     "CheckpointRow",
     "CheckpointStore",
@@ -59,6 +63,7 @@ __all__ = [
     "VerifyReport",
     "autoseal",
     "check_proof",
+    "journal_entries",
     "leaf_hash",
     "load_signing_key",
     "node_hash",
@@ -66,10 +71,12 @@ __all__ = [
     "prove",
     "read_public_key",
     "seal",
+    "seal_all",
     "sign",
     "trusted",
     "trusted_key",
     "verify",
+    "verify_all",
     "verify_consistency",
     "verify_inclusion",
     "write_key_pair",

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from ledger import _journal
 from ledger._time import utc_text
 from ledger.errors import CheckpointError, SealError, StaleSealError, TamperDetectedError
 from ledger.events import canonical_bytes
@@ -39,7 +40,7 @@ from ledger.trust.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.trust.store import EVENTS, CheckpointRow, CheckpointStore, LeafRow, Log
+from ledger.trust.store import EVENTS, REFUSALS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "PROOF_FORMAT",
@@ -48,9 +49,12 @@ __all__ = [
     "VerifyReport",
     "autoseal",
     "check_proof",
+    "journal_entries",
     "prove",
     "seal",
+    "seal_all",
     "verify",
+    "verify_all",
 ]
 
 PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
@@ -64,6 +68,43 @@ Entries = Callable[[Any, int, int], Iterable[tuple[int, bytes]]]
 
 def _stored_events(ledger: Any, after: int, limit: int) -> Iterable[tuple[int, bytes]]:
     return ledger.stored_events(start=after + 1, limit=limit)  # type: ignore[no-any-return]
+
+
+def journal_entries(ledger: Any, after: int, limit: int) -> Iterator[tuple[int, bytes]]:
+    """
+    The refusal journal's rows after ``after``, as (position, canonical bytes), page by page.
+    """
+    while True:
+        page = ledger.refusals(start=after + 1, limit=limit)
+        if not page:
+            return
+        for position, record in page:
+            yield position, _journal.leaf_bytes(position, record)
+        after = page[-1][0]
+
+
+def seal_all(ledger: Any, key: SigningKey) -> dict[str, list[CheckpointRow]]:
+    """
+    Seal both logs the store keeps: the events, then the refusal journal.
+    """
+    return {
+        EVENTS.name: seal(ledger, key),
+        REFUSALS.name: seal(ledger, key, REFUSALS, journal_entries),
+    }
+
+
+def verify_all(
+    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
+) -> VerifyReport:
+    """
+    ``verify`` of the events (and the auditor's checkpoint, which is one of theirs), with the
+    refusal journal's own report attached (``logs["refusals"]``).
+    """
+    report = verify(ledger, key, external, require_sealed=require_sealed)
+    report.logs[REFUSALS.name] = verify(
+        ledger, key, require_sealed=require_sealed, log=REFUSALS, entries=journal_entries
+    )
+    return report
 
 
 def seal(
@@ -189,7 +230,7 @@ def autoseal(
             if every and since >= every:
                 seal(ledger, key)
                 since = 0
-    seal(ledger, key)
+    seal_all(ledger, key)
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -244,13 +285,27 @@ class VerifyReport:
     #: The trusted key's name, and where it was read from.
     key_name: str | None = None
     key_source: str | None = None
+    #: The reports of the store's other logs (the refusal journal), by log name.
+    logs: dict[str, VerifyReport] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """
-        Everything checked agrees.
+        Everything checked agrees, in every log.
         """
-        return not self.problems
+        return not self.problems and all(log.ok for log in self.logs.values())
+
+    @property
+    def first_problem(self) -> tuple[str, Problem] | None:
+        """
+        The first problem found, and the log it was found in.
+        """
+        if self.problems:
+            return "events", self.problems[0]
+        for name, log in self.logs.items():
+            if log.problems:
+                return name, log.problems[0]
+        return None
 
     def to_json(self) -> bytes:
         """
@@ -276,8 +331,27 @@ class VerifyReport:
                 "key": self.key_name,
                 "key_source": self.key_source,
                 "note": _TRUST_NOTES[self.trust],
+                **{name: _summary(log) for name, log in self.logs.items()},
             }
         )
+
+
+def _summary(report: VerifyReport) -> dict[str, Any]:
+    """
+    Another log's part of the report: its counts and its first problem.
+    """
+    first = report.problems[0] if report.problems else None
+    return {
+        "ok": report.ok,
+        "entries": report.events,
+        "checkpoints": report.checkpoints,
+        "sealed": report.sealed,
+        "unsealed": max(report.events - report.sealed, 0),
+        "checkpoints_issued": report.issued,
+        "problem": None if first is None else first.what,
+        "position": None if first is None else first.position,
+        "last_position": None if first is None else first.last,
+    }
 
 
 _TRUST_NOTES: Final = {

@@ -32,7 +32,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from ledger.errors import StaleSealError, StoreError
 from ledger.stores import META_TABLE, EventStore
 
-__all__ = ["EVENTS", "CheckpointRow", "CheckpointStore", "LeafRow", "Log"]
+__all__ = ["EVENTS", "REFUSALS", "CheckpointRow", "CheckpointStore", "LeafRow", "Log"]
 
 CHECKPOINTS: Final = "govledger_checkpoints"
 LEAVES: Final = "govledger_leaves"
@@ -68,6 +68,11 @@ class Log:
 
 #: The stored governance events, in store order.
 EVENTS: Final = Log("events", CHECKPOINTS, LEAVES)
+#: The refusal journal, in journal order: a second log with an origin of its own, so a
+#: checkpoint of one can never be taken for a checkpoint of the other.
+REFUSALS: Final = Log(
+    "refusals", "govledger_refusal_checkpoints", "govledger_refusal_leaves", "/refusals"
+)
 
 
 @dataclass(frozen=True, slots=True)
