@@ -391,6 +391,29 @@ class GovernanceLedger(Application[UUID]):
         with store_errors(self.config.store_label, "read"):
             return int(self.store.max_notification_id() or 0)
 
+    def tally(self) -> stores.StoreTally:
+        """
+        The events, decisions and refusal journal rows the store holds, counted.
+        """
+        with store_errors(self.config.store_label, "read"):
+            return self.store.tally()
+
+    def event_positions(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """
+        The store position of each stored event among ``event_ids``.
+        """
+        with store_errors(self.config.store_label, "read"):
+            return self.store.event_positions([e.lower() for e in event_ids])
+
+    def commit_time(self, position: int) -> str | None:
+        """
+        When the store committed the event at ``position`` (UTC text), None if unknown.
+        """
+        with store_errors(self.config.store_label, "read"):
+            times = self.store.commit_times(position, position)
+        found = [at for last, at in times if last >= position]
+        return found[0] if found else None
+
     # --- command API ------------------------------------------------------------------
 
     @_journaled

@@ -35,6 +35,7 @@ __all__ = [
     "RefusalRecord",
     "SqlDialect",
     "StoreMeta",
+    "StoreTally",
     "environment",
 ]
 
@@ -64,6 +65,20 @@ class RefusalRecord(NamedTuple):
     rule: str | None
     field: str | None
     sha256: str
+
+
+class StoreTally(NamedTuple):
+    """
+    What a store holds, counted (``govledger status``).
+    """
+
+    #: Stored events (on PostgreSQL positions can have gaps: this is the count).
+    events: int
+    #: Decisions: aggregates created (each decision's 001 is its first event).
+    decisions: int
+    #: Rows of the refusal journal, and the position of its last one (0: none).
+    refusals: int
+    last_refusal: int
 
 
 #: The refusal journal's columns, in RefusalRecord's order (after its position).
@@ -236,6 +251,16 @@ class EventStore(Protocol):
     def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """
         The stored state of each already-stored (lower-case) event_id.
+        """
+
+    def event_positions(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """
+        The store position of each already-stored (lower-case) event_id.
+        """
+
+    def tally(self) -> StoreTally:
+        """
+        The events, decisions and refusal journal rows the store holds, counted.
         """
 
     def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

@@ -46,6 +46,7 @@ from ledger.stores import (
     RefusalRecord,
     SqlDialect,
     StoreMeta,
+    StoreTally,
 )
 
 __all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
@@ -234,6 +235,18 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             "AND s.originator_version = i.originator_version "
             "WHERE i.event_id = ANY(%s::text[])"
         ).format(schema=schema, events=events, ids=ids)
+        self.event_positions_statement = SQL(
+            "SELECT i.event_id, s.notification_id FROM {schema}.{ids} i "
+            "JOIN {schema}.{events} s ON s.originator_id = i.originator_id "
+            "AND s.originator_version = i.originator_version "
+            "WHERE i.event_id = ANY(%s::text[])"
+        ).format(schema=schema, events=events, ids=ids)
+        self.tally_statement = SQL(
+            "SELECT (SELECT count(*) FROM {schema}.{events}) AS events, "
+            "(SELECT count(*) FROM {schema}.{events} WHERE originator_version = 1) AS decisions, "
+            "(SELECT count(*) FROM {schema}.{refusals}) AS refusals, "
+            "(SELECT coalesce(max(position), 0) FROM {schema}.{refusals}) AS last_refusal"
+        ).format(schema=schema, events=events, refusals=Identifier(REFUSALS_TABLE))
         self.select_states_statement = SQL(
             "SELECT notification_id, state FROM {schema}.{events} "
             "WHERE notification_id >= %s AND notification_id <= %s "
@@ -475,6 +488,31 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.find_event_ids_statement, (list(event_ids),), prepare=True)
             return {row["event_id"]: bytes(row["state"]) for row in curs.fetchall()}
+
+    @_connection_errors("looking up event positions")
+    def event_positions(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """
+        The store position of each already-stored (lower-case) ``event_id``.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.event_positions_statement, (list(event_ids),))
+            return {row["event_id"]: int(row["notification_id"]) for row in curs.fetchall()}
+
+    @_connection_errors("counting what the store holds")
+    def tally(self) -> StoreTally:
+        """
+        Events, decisions (first events of their aggregates) and refusal journal rows.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.tally_statement)
+            row = curs.fetchone()
+        assert row is not None  # noqa: S101 - an aggregate always returns a row
+        return StoreTally(
+            int(row["events"]),
+            int(row["decisions"]),
+            int(row["refusals"]),
+            int(row["last_refusal"]),
+        )
 
     @_connection_errors("reading decisions")
     def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

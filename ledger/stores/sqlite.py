@@ -64,6 +64,7 @@ from ledger.stores import (
     RefusalRecord,
     SqlDialect,
     StoreMeta,
+    StoreTally,
 )
 
 __all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory", "prepare"]
@@ -369,6 +370,41 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 found.update((wanted[bytes(row[0])], bytes(row[1])) for row in c.fetchall())
         return found
+
+    def event_positions(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """
+        The store position of each already-stored (lower-case) ``event_id``.
+        """
+        wanted: dict[bytes, str] = {}
+        for event_id in event_ids:
+            try:
+                wanted[_uuid_bytes(event_id)] = event_id
+            except ValueError:
+                continue  # not a UUID, so never stored
+        found: dict[str, int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(list(wanted)):
+                c.execute(
+                    "SELECT event_id, position FROM govledger_event_index "
+                    f"WHERE event_id IN ({','.join('?' * len(chunk))})",
+                    list(chunk),
+                )
+                found.update((wanted[bytes(row[0])], int(row[1])) for row in c.fetchall())
+        return found
+
+    def tally(self) -> StoreTally:
+        """
+        Events, decisions (first events of their aggregates) and refusal journal rows.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT count(*), coalesce(sum(originator_version = 1), 0) "
+                f"FROM {self.events_table_name}"
+            )
+            events, decisions = c.fetchone()
+            c.execute("SELECT count(*), coalesce(max(position), 0) FROM govledger_refusals")
+            refusals, last = c.fetchone()
+        return StoreTally(int(events), int(decisions), int(refusals), int(last))
 
     def select_events_many(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """
