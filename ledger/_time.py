@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["display", "parse", "utc_text"]
+__all__ = ["display", "duration", "parse", "utc_text"]
 
 _FIXED = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -49,3 +49,23 @@ def parse(text: str) -> datetime:
         msg = f"second 60 is a leap second, only at 23:59:60 UTC: {text!r}"
         raise ValueError(msg)
     return moment + timedelta(seconds=1)
+
+
+def duration(seconds: float) -> str:
+    """
+    A duration for reading: the two largest units, ``5d 20h``, ``3h 12m``, ``4m 10s``, ``12s``.
+    """
+    sign = "-" if seconds < 0 else ""
+    rest = round(abs(seconds))
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+        if len(parts) == 2:  # noqa: PLR2004 - two units read best
+            break
+    if not parts:
+        return "0s"
+    if len(parts) == 2 and parts[1].startswith("0"):  # noqa: PLR2004 - "5d 0h" reads as "5d"
+        parts.pop()
+    return sign + " ".join(parts)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from ledger import _time
 from projections import _charts
 
 if TYPE_CHECKING:
@@ -49,14 +50,20 @@ class VerificationState:
     """
     What the event store says about sealing, read by the caller (the report never opens it).
 
-    ``events`` is the store's last position (the number of stored events on SQLite;
-    PostgreSQL positions can have gaps, so there it is an upper bound).
+    ``events`` is the number of events the store holds (counted: PostgreSQL positions can
+    have gaps, so the last position is not a count).
     """
 
     events: int
     checkpoint_size: int
     checkpoint_time: datetime
     key_name: str
+    #: The command an auditor runs to check what the report stands on.
+    command: str = "govledger verify --key PUBLIC_KEY_FILE"
+    #: Where these numbers come from, said under them.
+    source: str = (
+        "Read from the event store when the report was generated, not from the projection."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,22 +371,7 @@ def format_duration(seconds: float | None) -> str:
     """
     A duration for reading: the two largest units, ``5d 20h``, ``3h 12m``, ``4m 10s``, ``12s``.
     """
-    if seconds is None:
-        return "\u2013"
-    sign = "-" if seconds < 0 else ""
-    rest = round(abs(seconds))
-    parts: list[str] = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, size)
-        if count or parts:
-            parts.append(f"{count}{unit}")
-        if len(parts) == 2:  # noqa: PLR2004 - two units read best
-            break
-    if not parts:
-        return "0s"
-    if len(parts) == 2 and parts[1].startswith("0"):  # noqa: PLR2004 - "5d 0h" reads as "5d"
-        parts.pop()
-    return sign + " ".join(parts)
+    return "\u2013" if seconds is None else _time.duration(seconds)
 
 
 def _utc(value: datetime) -> datetime:
@@ -1384,7 +1376,7 @@ class _Page:
         )
 
     def verification(self, state: VerificationState | None) -> str:
-        command = "govledger verify --key PUBLIC_KEY_FILE"
+        command = "govledger verify --key PUBLIC_KEY_FILE" if state is None else state.command
         head = '<section id="verification"><h2>7. Verification</h2>'
         if state is None:
             return (
@@ -1406,12 +1398,12 @@ class _Page:
             f"key {_e(state.key_name)}. "
             f"{_metric('verification.unsealed', unsealed, _count(unsealed))} events stored "
             "after it prove nothing until the next <code>govledger seal</code>.</p>"
-            "<p>An auditor checks the store against the public key they were given "
+            "<p>An auditor checks it against the public key they were given "
             "(recomputes the Merkle tree, checks every checkpoint's signature and that each "
-            f'extends the one before) with:</p><pre class="cmd">{command}</pre>'
-            '<p class="src">Read from the event store when the report was generated, not from '
-            "the projection. Add <code>--require-sealed</code> to also fail on events stored "
-            "after the last checkpoint.</p></section>"
+            f'extends the one before) with:</p><pre class="cmd">{html.escape(command)}</pre>'
+            f'<p class="src">{html.escape(state.source)} Add <code>--require-sealed</code> '
+            "to <code>govledger verify</code> to also fail on events stored after the last "
+            "checkpoint.</p></section>"
         )
 
     def appendix(self) -> str:
