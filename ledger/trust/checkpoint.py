@@ -39,7 +39,9 @@ __all__ = [
     "SigningKey",
     "VerifierKey",
     "open_note",
+    "open_signed",
     "sign",
+    "sign_text",
 ]
 
 _ED25519: Final = b"\x01"
@@ -253,7 +255,13 @@ def sign(checkpoint: Checkpoint, key: SigningKey) -> str:
     """
     The checkpoint as a signed note, signed by ``key``.
     """
-    text = checkpoint.text()
+    return sign_text(checkpoint.text(), key)
+
+
+def sign_text(text: bytes, key: SigningKey) -> str:
+    """
+    ``text`` (non-empty lines, each ending with a newline) as a C2SP signed note by ``key``.
+    """
     signature = base64.b64encode(key.verifier.key_id + key.sign(text)).decode()
     return f"{text.decode()}\n{_DASH} {key.name} {signature}\n"
 
@@ -264,6 +272,13 @@ def open_note(note: str, key: VerifierKey) -> Checkpoint:
 
     Signatures by other keys are ignored, as C2SP signed-note requires; a bad
     signature by the trusted key rejects the note.
+    """
+    return Checkpoint.parse_text(open_signed(note, key))
+
+
+def open_signed(note: str, key: VerifierKey) -> str:
+    """
+    The text of the signed note ``note`` if ``key`` signed it; ``CheckpointError`` otherwise.
     """
     if any(ord(ch) < 0x20 and ch != "\n" for ch in note):  # noqa: PLR2004
         msg = "a signed note contains no control characters but newlines"
@@ -294,4 +309,4 @@ def open_note(note: str, key: VerifierKey) -> Checkpoint:
     if not verified:
         msg = f"the checkpoint is not signed by the trusted key {key.name}+{key.key_id.hex()}"
         raise CheckpointError(msg)
-    return Checkpoint.parse_text(text)
+    return text
