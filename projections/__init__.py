@@ -8,7 +8,14 @@ oversight report from it. ``TABLES`` declares every table.
 """
 
 from projections._duckdb import connect as open_projection
-from projections._duckdb import create_tables, cut, drop_tables, position, table_checksums
+from projections._duckdb import (
+    create_tables,
+    cut,
+    describe,
+    drop_tables,
+    position,
+    table_checksums,
+)
 from projections._errors import (
     ProjectionBusyError,
     ProjectionError,
@@ -60,6 +67,7 @@ __all__ = [
     "create_tables",
     "cut",
     "decisions_by_status",
+    "describe",
     "drop_tables",
     "export_parquet",
     "follow",

@@ -41,6 +41,7 @@ __all__ = [
     "connect",
     "create_tables",
     "cut",
+    "describe",
     "drop_tables",
     "inspect",
     "load_decisions",
@@ -318,13 +319,17 @@ def cut(con: duckdb.DuckDBPyConnection) -> tuple[Any, int, int] | None:
     return (row[0], int(row[1]), int(row[2])) if row else None
 
 
-def record_cut(con: duckdb.DuckDBPyConnection, as_of: str, at: int, events: int) -> None:
+def record_cut(
+    con: duckdb.DuckDBPyConnection, as_of: str, at: int, events: int, *, by: str = "commit_time"
+) -> None:
     """
-    Mark the file as the projection of the events recorded up to ``as_of``.
+    Mark the file as the projection of the ledger as of ``as_of`` (``by`` event or commit
+    time; the position read up to, and the events folded).
     """
     with transaction(con):
         con.execute("DELETE FROM replay_cut")
         con.execute(f"INSERT INTO replay_cut VALUES ({timestamp('?')}, ?, ?)", [as_of, at, events])
+        write_meta(con, {"replay_by": by})
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
@@ -375,4 +380,47 @@ def table_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]
         ).fetchone()
         assert row is not None  # noqa: S101 - an aggregate always returns a row
         out[name] = (int(row[0]), int(row[1]))
+    return out
+
+
+def describe(path: str | Path, store: StoreMeta) -> dict[str, Any]:
+    """
+    What the projection file at ``path`` is and how far it got, looked at read-only: it is
+    never created, written or bound (``govledger status``).
+
+    ``state``: ``missing``, ``empty``, ``ready`` (built from ``store``), ``other_store``,
+    ``older`` (another layout), ``foreign`` (not a govledger projection), ``busy`` (another
+    process holds it) or ``as_of`` (a frozen replay).
+    """
+    target = str(path)
+    out: dict[str, Any] = {"file": target, "state": "missing"}
+    try:
+        kind, meta = inspect(target)
+    except ProjectionBusyError:
+        return {**out, "state": "busy"}
+    if kind in ("missing", "empty", "foreign", "older"):
+        return {**out, "state": kind}
+    if meta.get("layout") != str(LAYOUT):
+        return {**out, "state": "older"}
+    if meta.get("store_id") != store.store_id:
+        return {**out, "state": "other_store", "store_id": meta.get("store_id")}
+    try:
+        con = _open(target, read_only=True)
+    except ProjectionBusyError:
+        return {**out, "state": "busy"}
+    try:
+        sandbox(con)
+        frozen = cut(con)
+        row = con.execute("SELECT count(*) FROM events").fetchone()
+        out.update(
+            state="as_of" if frozen is not None else "ready",
+            position=position(con),
+            refusals_position=position(con, REFUSALS_SOURCE),
+            events=int(row[0]) if row else 0,
+            verified_position=int(meta.get("verified_position", 0) or 0),
+        )
+        if frozen is not None:
+            out["as_of"] = frozen[0]
+    finally:
+        con.close()
     return out

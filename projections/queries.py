@@ -47,10 +47,16 @@ class Result:
 class Report:
     """
     One named audit report.
+
+    ``sql`` holds two placeholders filled by ``run_report``: ``{period}`` (a condition on
+    the ``period`` column, TRUE when no period is asked for) and ``{limit}``. Parameters
+    are DuckDB named ones: ``$since``, ``$until``, ``$limit``, ``$now``, ``$target``.
     """
 
     sql: str
     help: str
+    #: The column ``--since`` (inclusive) and ``--until`` (exclusive) restrict.
+    period: str
     #: Name of the one argument the report takes (``target`` takes TARGET_REF).
     argument: str | None = None
 
@@ -62,36 +68,44 @@ _OVERRIDDEN = "human_decision IS NOT NULL AND human_decision IS DISTINCT FROM mo
 REPORTS: Final[Mapping[str, Report]] = {
     "summary": Report(
         "SELECT gate_type, automation_level, status, count(*) AS count FROM decisions "
-        "GROUP BY gate_type, automation_level, status "
-        "ORDER BY gate_type, automation_level, status",
+        "WHERE {period} GROUP BY gate_type, automation_level, status "
+        "ORDER BY gate_type, automation_level, status{limit}",
         "decisions counted by gate type x automation level x status",
+        period="created_at",
     ),
     "auto-approvals": Report(
         "SELECT decision_id, gate_type, automation_level, target_ref, model_id, confidence, "
         "threshold, round(confidence - threshold, 6) AS margin, signed_at, applied_at "
-        "FROM decisions WHERE status = 'auto_approved' ORDER BY applied_at, decision_id",
+        "FROM decisions WHERE status = 'auto_approved' AND {period} "
+        "ORDER BY applied_at, decision_id{limit}",
         "auto-approved decisions with confidence, the threshold that applied and the margin "
         "(empty threshold and margin: an unconditional Auto cell)",
+        period="created_at",
     ),
     "pending": Report(
         "SELECT decision_id, gate_type, automation_level, target_ref, model_id, "
         "awaiting_since AS requested_at, "
-        "round(epoch(CAST(? AS TIMESTAMPTZ)) - epoch(awaiting_since), 3) AS waited_seconds "
-        "FROM decisions WHERE status = 'awaiting_human' ORDER BY awaiting_since, decision_id",
+        "round(epoch(CAST($now AS TIMESTAMPTZ)) - epoch(awaiting_since), 3) AS waited_seconds "
+        "FROM decisions WHERE status = 'awaiting_human' AND {period} "
+        "ORDER BY awaiting_since, decision_id{limit}",
         "decisions awaiting a human, oldest first, with how long they have waited",
+        period="awaiting_since",
     ),
     "halts": Report(
         "SELECT decision_id, gate_type, target_ref, decision, confidence, threshold, model_id, "
-        "halted_at, rule, reason FROM locked_halts ORDER BY halted_at, decision_id",
+        "halted_at, rule, reason FROM locked_halts WHERE {period} "
+        "ORDER BY halted_at, decision_id{limit}",
         "LOCKED halts: a reject/defer recorded where a human would have been needed",
+        period="halted_at",
     ),
     "overrides": Report(
         "SELECT decision_id, gate_type, automation_level, target_ref, model_id, model_decision, "
         "confidence, human_decision, human_user_id AS user_id, human_decided_at AS decided_at, "
         "status FROM decisions "
         "WHERE human_decision IS NOT NULL AND human_decision IS DISTINCT FROM model_decision "
-        "ORDER BY human_decided_at, decision_id",
+        "AND {period} ORDER BY human_decided_at, decision_id{limit}",
         "decisions where the human answered differently from the model",
+        period="human_decided_at",
     ),
     "target": Report(
         "SELECT e.position, e.timestamp, e.fr_id, e.type, e.decision_id, d.gate_type, "
@@ -99,15 +113,17 @@ REPORTS: Final[Mapping[str, Report]] = {
         "CAST(e.fr->>'confidence' AS DOUBLE) AS confidence, e.fr->>'model_id' AS model_id, "
         "e.fr->>'user_id' AS user_id "
         "FROM events e JOIN decisions d ON d.decision_id = e.decision_id "
-        "WHERE d.target_ref = ? ORDER BY e.position",
+        "WHERE d.target_ref = $target AND {period} ORDER BY e.position{limit}",
         "the full event history of one target_ref, in store order",
+        period="e.timestamp",
         argument="TARGET_REF",
     ),
     "refusals": Report(
         "SELECT position, refused_at, entry_point, code, rule, field, type, event_id, "
-        "decision_id, sha256 FROM refusals ORDER BY position DESC",
+        "decision_id, sha256 FROM refusals WHERE {period} ORDER BY position DESC{limit}",
         "the refusal journal, newest first: every refused event, from every entry point "
         "(never its content: the SHA-256 of what was submitted)",
+        period="refused_at",
     ),
     "attribution": Report(
         "SELECT decision_id, gate_type, automation_level, target_ref, status, "
@@ -116,10 +132,11 @@ REPORTS: Final[Mapping[str, Report]] = {
         "human_user_id AS user_id, applied_at, policy_version "
         "FROM decisions WHERE applied_at IS NOT NULL AND ("
         "(signed_at IS NOT NULL AND signed_by IS NULL) "
-        "OR (human_decided_at IS NOT NULL AND NOT human_attributed)) "
-        "ORDER BY applied_at, decision_id",
+        "OR (human_decided_at IS NOT NULL AND NOT human_attributed)) AND {period} "
+        "ORDER BY applied_at, decision_id{limit}",
         "decisions closed by an auto-signature that names no model, or by a human step that "
         "names no human (a 005 without user_id, or whose actor is not human)",
+        period="applied_at",
     ),
     "models": Report(
         "SELECT model_id, count(*) AS decisions, "
@@ -130,9 +147,10 @@ REPORTS: Final[Mapping[str, Report]] = {
         f"count(*) FILTER (WHERE {_OVERRIDDEN}) AS overridden, "
         f"round(count(*) FILTER (WHERE {_OVERRIDDEN}) / nullif(count(human_decision), 0), 4) "
         "AS override_rate "
-        "FROM decisions GROUP BY model_id ORDER BY model_id NULLS LAST",
+        "FROM decisions WHERE {period} GROUP BY model_id ORDER BY model_id NULLS LAST{limit}",
         "per model_id: decisions, approved (auto or human) and its rate, mean confidence, "
         "decisions a human answered and how often the human overrode the model",
+        period="created_at",
     ),
 }
 
@@ -143,20 +161,36 @@ def run_report(
     argument: str | None = None,
     *,
     now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
 ) -> Result:
     """
-    Run one of ``REPORTS``; ``now`` is the moment ``pending`` measures waits against.
+    Run one of ``REPORTS``: rows whose ``period`` column is in [since, until), at most
+    ``limit`` of them; ``now`` is the moment ``pending`` measures waits against.
     """
     report = REPORTS[name]
-    params: list[Any] = []
+    params: dict[str, Any] = {}
     if report.argument is not None:
         if argument is None:
             msg = f"audit {name} needs {report.argument}"
             raise ValueError(msg)
-        params.append(argument)
-    if name == "pending":
-        params.append(_time.utc_text(now))
-    return _fetch(con, report.sql, params)
+        params["target"] = argument
+    if "$now" in report.sql:
+        params["now"] = _time.utc_text(now)
+    bounds = []
+    if since is not None:
+        bounds.append(f"{report.period} >= CAST($since AS TIMESTAMPTZ)")
+        params["since"] = _time.utc_text(since)
+    if until is not None:
+        bounds.append(f"{report.period} < CAST($until AS TIMESTAMPTZ)")
+        params["until"] = _time.utc_text(until)
+    shown = ""
+    if limit is not None:
+        shown = " LIMIT $limit"
+        params["limit"] = limit
+    sql = report.sql.format(period=" AND ".join(bounds) or "TRUE", limit=shown)
+    return _fetch(con, sql, params)
 
 
 #: Statement kinds a read-only query may run.
@@ -253,8 +287,10 @@ def decisions_by_status(
     return _fetch(con, _BY_STATUS, [_time.utc_text(now), status, after, limit])
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Result:
-    cursor = con.execute(sql, list(params))
+def _fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> Result:
+    cursor = con.execute(sql, params if isinstance(params, Mapping) else list(params))
     columns = tuple(d[0] for d in cursor.description or ())
     return Result(columns, cursor.fetchall())
 

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+import orjson
+
 from ledger import _time
 from ledger.policy import GatePolicy
 from ledger.stores import EventStore
@@ -135,16 +137,21 @@ def catch_up(  # noqa: C901 - one loop; the checks around it are each one line
     should_stop: Callable[[], bool] = _never,
     allow_cut: bool = False,
     refused_until: str | None = None,
+    refused_stop: int | None = None,
     key: VerifierKey | None = None,
     label: str = "the event store",
+    keep: Keep | None = None,
 ) -> CatchUp:
     """
     Apply every stored event after the projection's position (up to ``stop``, inclusive),
-    and every refusal in the journal (up to ``refused_until``, a UTC time text).
+    and every refusal in the journal (up to ``refused_until``, a UTC time text, and
+    ``refused_stop``, a journal position).
 
     ``should_stop`` is asked between batches, so a follower exits on a committed batch.
     Every event is checked against the signed checkpoints (by ``key``; without one, the
-    roots only) before its batch is written; see ``projections._evidence``.
+    roots only) before its batch is written; see ``projections._evidence``. ``keep``
+    chooses which checked events are folded (an as-of replay by event time); the
+    position still moves past the others.
     """
     if not allow_cut and _duckdb.cut(con) is not None:
         raise ProjectionError(
@@ -157,7 +164,7 @@ def catch_up(  # noqa: C901 - one loop; the checks around it are each one line
     start = _duckdb.position(con)
     target = ledger.max_position() if stop is None else stop
     # The refusal journal first: it is small, and each page commits with its position.
-    _catch_up_refusals(ledger, con, batch_size, refused_until)
+    _catch_up_refusals(ledger, con, batch_size, refused_until, refused_stop)
     end, applied = start, 0
     if evidence.active and start > evidence.verified.position:
         _seal_projected(ledger, con, evidence, start, batch_size)
@@ -183,18 +190,25 @@ def catch_up(  # noqa: C901 - one loop; the checks around it are each one line
     writer = _Writer(con)
     stopped = False
     try:
-        for batch in _batches(ledger, start + 1, target, batch_size):
-            sealed = evidence.check(batch)
+        for whole in _batches(ledger, start + 1, target, batch_size):
+            sealed = evidence.check(whole)
+            batch = whole
+            if keep is not None:
+                batch, sealed = keep(whole, sealed)
             written: dict[str, Carried] = {}
-            tables = fold(
-                batch,
-                load,
-                written,
-                ledger.creation_policies(batch[0][0], batch[-1][0]),
-                sealed=sealed,
-                recorded=_recorded(ledger.store, batch),
+            tables = (
+                fold(
+                    batch,
+                    load,
+                    written,
+                    ledger.creation_policies(batch[0][0], batch[-1][0]),
+                    sealed=sealed,
+                    recorded=_recorded(ledger.store, batch),
+                )
+                if batch
+                else {}
             )
-            done = writer.submit(tables, batch[-1][0], len(batch), evidence.verified.to_meta())
+            done = writer.submit(tables, whole[-1][0], len(batch), evidence.verified.to_meta())
             if done is not None:
                 end, applied = done[0], applied + done[1]
             recent = written
@@ -213,7 +227,11 @@ def catch_up(  # noqa: C901 - one loop; the checks around it are each one line
 
 
 def _catch_up_refusals(
-    ledger: NotificationLog, con: duckdb.DuckDBPyConnection, limit: int, until: str | None
+    ledger: NotificationLog,
+    con: duckdb.DuckDBPyConnection,
+    limit: int,
+    until: str | None,
+    stop: int | None = None,
 ) -> None:
     """
     Project the refusal journal after its tracked position, a page per transaction.
@@ -223,6 +241,8 @@ def _catch_up_refusals(
         page = ledger.refusals(start=after + 1, limit=limit)
         if until is not None:
             page = [(n, record) for n, record in page if record.refused_at <= until]
+        if stop is not None:
+            page = [(n, record) for n, record in page if n <= stop]
         if not page:
             return
         with _duckdb.transaction(con):
@@ -342,12 +362,19 @@ def replay_as_of(
     batch_size: int = DEFAULT_BATCH,
     key: VerifierKey | None = None,
     label: str = "the event store",
+    by: str = "commit_time",
 ) -> Replay:
     """
-    Build ``path`` from the events the store had recorded at ``moment`` (by store order).
+    Build ``path`` from the ledger as it stood at ``moment``.
 
-    The cut is the last position whose ``recorded_at`` (commit time) is at or before
-    ``moment``; the file records it in ``replay_cut`` and is never caught up afterwards.
+    ``by="commit_time"``: the events the store had recorded at ``moment``; the cut is the
+    last position whose ``recorded_at`` (commit time) is at or before it.
+    ``by="event_time"``: every stored event is read, in store order, and each decision is
+    folded up to its last event whose own ``timestamp`` is at or before ``moment`` (an
+    event stamped later ends that decision's history there, so what is folded is always
+    a prefix of a decision's events, in the order the ledger judged them). The refusal
+    journal is cut at ``moment`` either way (refusals carry only the ledger's time).
+    The file records the cut in ``replay_cut`` and is never caught up afterwards.
     It is built in a temporary file beside ``path`` and renamed over it when complete,
     so a crash leaves the old file or the new one; a ``path`` that exists and is not a
     govledger projection is refused and left unchanged.
@@ -360,7 +387,11 @@ def replay_as_of(
             "unchanged: give another --to"
         )
         raise ProjectionError(msg, field="to", rule="foreign")
-    at = ledger.position_at(moment)
+    if by not in ("commit_time", "event_time"):
+        msg = f"replay by {by!r}: by event_time or commit_time"
+        raise ValueError(msg)
+    keep = _EventTime(moment) if by == "event_time" else None
+    at = ledger.position_at(moment) if keep is None else ledger.max_position()
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     temporary = Path(name)
@@ -376,8 +407,9 @@ def replay_as_of(
                 refused_until=_time.utc_text(moment),
                 key=key,
                 label=label,
+                keep=keep,
             )
-            _duckdb.record_cut(con, _time.utc_text(moment), at, done.events)
+            _duckdb.record_cut(con, _time.utc_text(moment), at, done.events, by=by)
         finally:
             con.close()
         # A write-ahead log left by the replaced file must not be replayed onto the new one.
@@ -387,6 +419,46 @@ def replay_as_of(
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
     return Replay(moment, at, done.events)
+
+
+#: Which events of a checked batch to fold, with their ``sealed`` flags.
+Keep = Callable[
+    [Sequence[tuple[int, bytes]], Sequence[bool]], tuple[list[tuple[int, bytes]], list[bool]]
+]
+
+
+class _EventTime:
+    """
+    Keeps each decision's events up to the first stamped after ``moment`` (exclusive).
+    """
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+        #: Decisions whose history already reached past the moment.
+        self.ended: set[str] = set()
+
+    def __call__(
+        self, batch: Sequence[tuple[int, bytes]], sealed: Sequence[bool]
+    ) -> tuple[list[tuple[int, bytes]], list[bool]]:
+        kept: list[tuple[int, bytes]] = []
+        flags: list[bool] = []
+        for item, flag in zip(batch, sealed, strict=True):
+            try:
+                fr = orjson.loads(item[1])
+                decision_id, stamped = fr["decision_id"], _time.parse(fr["timestamp"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                # Not a governance event: the fold names it (tamper_detected), as always.
+                kept.append(item)
+                flags.append(flag)
+                continue
+            if decision_id in self.ended:
+                continue
+            if stamped > self.moment:
+                self.ended.add(decision_id)
+                continue
+            kept.append(item)
+            flags.append(flag)
+        return kept, flags
 
 
 class Wakeups:
