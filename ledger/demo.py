@@ -4,6 +4,14 @@ Work packets move through spec approval, refinement signing and scope changes
 at every automation level; some ask for cloud escalation or trip a policy; humans
 answer most requests; LOCKED runs halt; and a few bad events from an upstream
 emitter are refused at ingestion.
+
+Demo data never mixes with a real ledger. The store itself remembers what the demo
+wrote: after each run, ``govledger_meta`` records the last event position and the
+last refusal journal position the demo reached (``demo:events``, ``demo:refusals``).
+A store holds nothing but demo data when it is empty, or when those marks are exactly
+where the store ends (nothing was stored after the demo) and it has no API tokens.
+Recognising demo data by its content (ids, work packet names) could mistake a real
+orchestrator's events for the demo's; the marks record the fact when it happens.
 """
 
 from __future__ import annotations
@@ -13,9 +21,13 @@ import uuid
 from collections import Counter
 
 from ledger.application import GovernanceLedger
+from ledger.errors import ConfigurationError
+from ledger.stores import META_TABLE
 from ledger.vocabulary import AutomationLevel, GateType
 
-__all__ = ["run_demo"]
+__all__ = ["mark_demo", "refuse_unless_demo", "run_demo"]
+
+_MARKS = ("demo:events", "demo:refusals")
 
 _LEVELS = [
     AutomationLevel.AUTONOMOUS,
@@ -149,3 +161,62 @@ def run_demo(ledger: GovernanceLedger, *, work_packets: int = 12, seed: int = 7)
     lines += [f"  {r[:160]}" for r in refused]
     lines.append(f"store now holds {ledger.max_position()} events")
     return "\n".join(lines)
+
+
+def _marks(ledger: GovernanceLedger) -> dict[str, str]:
+    dialect = ledger.store.dialect
+    with ledger.store.transaction(commit=False) as c:
+        c.execute(
+            f"SELECT key, value FROM {dialect.table(META_TABLE)} "
+            f"WHERE key IN ({dialect.params(len(_MARKS))})",
+            list(_MARKS),
+        )
+        rows = c.fetchall()
+    return {
+        str(r["key"] if isinstance(r, dict) else r[0]): str(
+            r["value"] if isinstance(r, dict) else r[1]
+        )
+        for r in rows
+    }
+
+
+def refuse_unless_demo(ledger: GovernanceLedger) -> None:
+    """
+    ``ConfigurationError`` (exit 2) unless ``ledger``'s store is new (nothing stored, no
+    tokens) or holds nothing but what earlier demo runs wrote.
+    """
+    tally = ledger.tally()
+    tokens = ledger.store.list_tokens()
+    if not tally.events and not tally.refusals and not tokens:
+        return
+    marks = _marks(ledger)
+    if (
+        not tokens
+        and marks.get("demo:events") == str(ledger.max_position())
+        and marks.get("demo:refusals") == str(tally.last_refusal)
+    ):
+        return
+    label = ledger.config.store_label
+    held = f"{tally.events:,} events and {tally.refusals:,} refused ones"
+    if tokens:
+        held += f" and {len(tokens)} API token(s)"
+    msg = (
+        f"demo: the store {label} holds {held} that the demo did not write; demo never mixes "
+        "sample data into a real ledger: give it a store of its own with --store, e.g. "
+        "govledger --store demo.db demo"
+    )
+    raise ConfigurationError(msg, field="store", rule="not_demo")
+
+
+def mark_demo(ledger: GovernanceLedger) -> None:
+    """
+    Record in the store how far the demo wrote (see the module's docstring).
+    """
+    values = {"demo:events": str(ledger.max_position()), "demo:refusals": ""}
+    values["demo:refusals"] = str(ledger.tally().last_refusal)
+    dialect = ledger.store.dialect
+    table, p = dialect.table(META_TABLE), dialect.placeholder
+    with ledger.store.transaction(commit=True) as c:
+        for key, value in values.items():
+            c.execute(f"DELETE FROM {table} WHERE key = {p}", [key])
+            c.execute(f"INSERT INTO {table} (key, value) VALUES ({p}, {p})", [key, value])

@@ -1,4 +1,11 @@
-"""What the CLI prints: errors, notes to people, and tables in three formats."""
+"""What the CLI prints: errors, notes to people, and tables in three formats.
+
+Programs and people read the same commands. ``Console`` says which is at the other end
+(the terminal seam: ``ledger.cli.main(terminal=...)``, else ``isatty``) and how much to
+say; ``say`` prints a note above any progress bar and stays silent under ``--quiet``;
+``print_error`` prints one JSON line for programs, or one readable line (what, which
+input, what to do) for a person at a terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,13 @@ import contextlib
 import csv
 import ctypes
 import os
+import re
 import shutil
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,35 +32,166 @@ from ledger.errors import LedgerError, OutputUnavailableError
 
 __all__ = [
     "FORMATS",
+    "Console",
+    "current",
     "escape",
+    "format_duration",
     "print_error",
+    "readable",
     "render",
     "replace_directory",
     "say",
+    "using",
     "write_atomically",
 ]
 
 FORMATS = ("table", "json", "csv")
 
 
+@dataclass(frozen=True, slots=True)
+class Console:
+    """
+    Who reads this run's output, and how much to tell them.
+    """
+
+    #: stdout is a terminal: a person reads the results (readable lines, not JSON Lines).
+    stdout_tty: bool = False
+    #: stderr is a terminal: a progress bar can be drawn there.
+    stderr_tty: bool = False
+    #: ``--quiet``: no progress, notes or warnings (errors and final statuses still print).
+    quiet: bool = False
+    #: ``--format`` as given (None: the verb's default).
+    format: str | None = None
+    #: The command being run (``audit summary``), for messages.
+    verb: str = ""
+
+    @property
+    def people(self) -> bool:
+        """
+        A person is at a terminal on both streams: readable output and readable errors.
+        """
+        return self.stdout_tty and self.stderr_tty
+
+    @property
+    def json_errors(self) -> bool:
+        """
+        Errors as one JSON line: stdout or stderr is not a terminal, or ``--format json``.
+        """
+        return not self.people or self.format == "json"
+
+
+_console = Console()
+#: Set while a progress bar is drawn: writes a line above it (``tqdm.write``).
+_above_bar: Callable[[str, Any], None] | None = None
+
+
+def current() -> Console:
+    """
+    The console of the command being run.
+    """
+    return _console
+
+
+@contextlib.contextmanager
+def using(console: Console) -> Iterator[Console]:
+    """
+    Make ``console`` the current one for a block (``main`` sets one per command).
+    """
+    global _console  # noqa: PLW0603 - one command runs at a time in a process
+    before, _console = _console, console
+    try:
+        yield console
+    finally:
+        _console = before
+
+
+@contextlib.contextmanager
+def above(write: Callable[[str, Any], None]) -> Iterator[None]:
+    """
+    While a progress bar is drawn, lines for people go through ``write`` (above the bar).
+    """
+    global _above_bar  # noqa: PLW0603 - one bar at a time
+    before, _above_bar = _above_bar, write
+    try:
+        yield
+    finally:
+        _above_bar = before
+
+
+def line(text: str, stream: Any = None) -> None:
+    """
+    One line on ``stream`` (default stderr), above a progress bar if one is drawn.
+    """
+    stream = sys.stderr if stream is None else stream
+    if _above_bar is not None:
+        _above_bar(text, stream)
+    else:
+        stream.write(text + "\n")
+
+
+def say(text: str, *, always: bool = False) -> None:
+    """
+    One line for people on stderr, prefixed ``govledger:``; silent under ``--quiet``
+    unless ``always`` (a failure explained, an interruption: never silenced).
+    """
+    if _console.quiet and not always:
+        return
+    line(f"govledger: {text}")
+
+
+#: What to do next, by error code, when the message does not already say.
+_NEXT: Final = {
+    "store_unavailable": "check --store (or GOVLEDGER_STORE); only ingest, demo and keygen "
+    "create a store",
+    "projection_unavailable": "another govledger may hold the file: try again, or give "
+    "another --projection",
+    "projection_error": "govledger project --rebuild rebuilds it from the store",
+    "configuration_error": "see {verb} --help",
+    "input_unavailable": "check the file's name and permissions",
+    "output_unavailable": "choose another output path",
+    "key_unusable": "govledger keygen writes a key; --key names your copy of the public key",
+    "checkpoint_invalid": "govledger verify --key YOUR_COPY.pub checks the store",
+    "no_checkpoint": "govledger seal signs one",
+    "tamper_detected": "keep this store as it is and run govledger verify --key YOUR_COPY.pub",
+    "sql_error": "govledger query runs one SELECT over the projection's tables",
+    "read_only_query": "govledger query reads the projection's tables only",
+    "seal_failed": "run govledger verify, then govledger seal again",
+    "seal_collision": "run govledger seal again",
+}
+
+
+def _readable(error: LedgerError, verb: str) -> str:
+    """
+    The error as one line for a person: what, which input (the message names it), what to do.
+    """
+    where = f" {verb}" if verb else ""
+    text = escape(" ".join(error.message.split()))
+    field = f", {error.field}" if error.field and error.field not in text else ""
+    hint = _NEXT.get(error.code, "")
+    if hint and "govledger " in text and error.code != "configuration_error":
+        hint = ""  # the message already says what to run
+    if "--help" in text:
+        hint = ""
+    hint = hint.format(verb=f"govledger{where}")
+    return f"govledger{where}: {text} [{error.code}{field}]" + (f"; {hint}" if hint else "")
+
+
 def print_error(error: LedgerError) -> None:
     """
-    One JSON line on stderr: ``{"error": {"code", "field", "rule", "message"}}``.
+    The error on stderr: one JSON line ``{"error": {"code", "field", "rule", "message"}}``
+    for programs (``Console.json_errors``), else one readable line for a person.
 
     An error with a ``detail`` for people (a SQL mistake's caret) also prints it, as
     plain lines, when stderr is a terminal: the JSON line stays the only one for programs.
     """
-    sys.stderr.write(orjson.dumps({"error": error.as_dict()}).decode() + "\n")
+    if _console.json_errors:
+        line(orjson.dumps({"error": error.as_dict()}).decode())
+    else:
+        line(_readable(error, _console.verb))
     detail = getattr(error, "detail", "")
-    if detail and sys.stderr.isatty():
-        sys.stderr.write("".join(f"govledger: {escape(line)}\n" for line in detail.splitlines()))
-
-
-def say(text: str) -> None:
-    """
-    One line for people on stderr, prefixed ``govledger:``.
-    """
-    sys.stderr.write(f"govledger: {text}\n")
+    if detail and (_console.stderr_tty or sys.stderr.isatty()):
+        for text in detail.splitlines():
+            line(f"govledger: {escape(text)}")
 
 
 def _plain(value: Any) -> Any:
@@ -111,9 +251,32 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-def _cell(value: Any) -> str:
+#: Integer columns that are identifiers or places, not amounts: shown without separators.
+_PLACES: Final = re.compile(r"(^|_)(position|line|seq|notification_id|id)$")
+
+
+def format_duration(seconds: float | None) -> str:
+    """
+    A duration for reading: ``5d 20h``, ``3h 12m``, ``4m 10s`` (``ledger._time.duration``).
+    """
+    return "" if seconds is None else _time.duration(seconds)
+
+
+def readable(column: str, value: Any) -> str:  # noqa: PLR0911 - one return per kind
+    """
+    One table cell for people: durations (``*_seconds``) as ``5d 20h``, rates and shares
+    as percentages, amounts with thousands separators; ids and positions as they are.
+    """
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if column.endswith("_seconds") and isinstance(value, int | float):
+        return format_duration(value)
+    if isinstance(value, float) and column.endswith(("_rate", "share")):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, int) and not _PLACES.search(column):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.6g}" if abs(value) < 1e6 else f"{value:,.0f}"  # noqa: PLR2004
     if isinstance(value, list):
@@ -121,9 +284,14 @@ def _cell(value: Any) -> str:
     return escape(str(value))
 
 
+def _header(column: str) -> str:
+    # A duration column reads as what it measures: waited_seconds -> waited.
+    return escape(column.removesuffix("_seconds"))
+
+
 def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    columns = [escape(c) for c in columns]
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[readable(c, v) for c, v in zip(columns, row, strict=True)] for row in rows]
+    columns = [_header(c) for c in columns]
     widths = [len(c) for c in columns]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]

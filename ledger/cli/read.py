@@ -15,7 +15,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,7 +25,10 @@ import projections
 from ledger import _time
 from ledger.application import GovernanceLedger
 from ledger.bootstrap import Runtime
-from ledger.cli.output import FORMATS, render, replace_directory, say, write_atomically
+from ledger.cli import evidence
+from ledger.cli._args import example, moment, period, period_options, positive
+from ledger.cli.output import render, replace_directory, say, write_atomically
+from ledger.errors import ConfigurationError, OutputUnavailableError
 from ledger.trust import CheckpointStore
 from projections import ProjectionBusyError, ProjectionError, report
 
@@ -35,14 +38,25 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> argparse._SubParsersAction:  # type: ignore[type-arg]
     """
-    Add the read-side subcommands to ``sub``.
+    Add the read-side subcommands to ``sub``; returns ``audit``'s own subcommands (the
+    evidence pack's verbs join them).
     """
-    p = sub.add_parser("project", help="catch the DuckDB projection up with the store")
+    p = sub.add_parser(
+        "project",
+        help="catch the DuckDB projection up with the store",
+        epilog=example(
+            "govledger project", "govledger project --follow", "govledger project --rebuild"
+        ),
+    )
     p.add_argument("--follow", action="store_true", help="keep catching up until Ctrl-C/SIGTERM")
     p.add_argument(
-        "--interval", type=float, default=0.5, help="seconds between polls with --follow"
+        "--interval",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="seconds between polls with --follow",
     )
     p.add_argument(
         "--rebuild",
@@ -50,69 +64,152 @@ def register(sub: Any) -> None:
         help="drop the tables and replay everything (also rebinds a govledger projection "
         "built from another store)",
     )
-    p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
+    _batch_option(p)
     p.set_defaults(handler=_duckdb_errors(_project))
 
-    p = sub.add_parser("audit", help="an audit report (catches up first)")
-    p.add_argument(
-        "report",
-        choices=sorted(projections.REPORTS),
-        metavar="REPORT",
-        help="one of: " + ", ".join(sorted(projections.REPORTS)),
+    p = sub.add_parser(
+        "audit",
+        help="audit reports over the projection (catch up first), and the evidence pack",
+        description="Each report reads the projection after catching it up with the store. "
+        "--since (inclusive) and --until (exclusive) restrict the rows by the report's own "
+        "time column (named in its --help); --limit caps the rows.",
+        epilog=example(
+            "govledger audit summary",
+            "govledger audit pending --limit 20",
+            "govledger audit overrides --since 2026-11-01T00:00:00Z -f csv > overrides.csv",
+            "govledger audit evidence -o pack.zip --since 2026-11-01T00:00:00Z "
+            "--until 2026-12-01T00:00:00Z",
+        ),
     )
-    p.add_argument("argument", nargs="?", help="TARGET_REF for `audit target`")
-    _format_option(p)
-    p.add_argument(
-        "--no-catch-up",
-        action="store_true",
-        help="report what the projection holds without reading the store",
-    )
-    p.set_defaults(handler=_duckdb_errors(_audit))
+    reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    for name in sorted(projections.REPORTS):
+        report = projections.REPORTS[name]
+        q = reports.add_parser(
+            name,
+            help=report.help,
+            description=f"{report.help[0].upper()}{report.help[1:]}. --since and --until "
+            f"restrict {report.period.removeprefix('e.')}.",
+            epilog=example(*_AUDIT_EXAMPLES[name]),
+        )
+        if report.argument is not None:
+            q.add_argument("argument", metavar=report.argument, help="the target_ref to trace")
+        period_options(q, what=report.period.removeprefix("e."))
+        q.add_argument("--limit", type=positive, metavar="N", help="at most N rows")
+        _catch_up_option(q)
+        q.set_defaults(handler=_duckdb_errors(_audit))
 
-    p = sub.add_parser("query", help="read-only SQL over the projection (catches up first)")
-    p.add_argument("sql")
-    _format_option(p)
-    p.add_argument(
-        "--no-catch-up",
-        action="store_true",
-        help="query what the projection holds without reading the store",
+    p = sub.add_parser(
+        "query",
+        help="read-only SQL over the projection (catches up first)",
+        epilog=example(
+            'govledger query "SELECT status, count(*) FROM decisions GROUP BY status"',
+            'govledger query "SELECT * FROM refusals" -f json',
+        ),
     )
+    p.add_argument(
+        "sql", metavar="SQL", help="one SELECT-like statement over the projection's tables"
+    )
+    _catch_up_option(p)
     p.set_defaults(handler=_duckdb_errors(_query))
 
-    p = sub.add_parser("replay", help="build a projection as of a moment")
+    p = sub.add_parser(
+        "replay",
+        help="build a projection as of a moment",
+        description="Project the ledger as it stood at a moment into another file, which is "
+        "frozen at that cut. By event time (the default) each decision is folded up to its "
+        "last event stamped at or before the moment; by commit time the cut is the events "
+        "the store had committed by then.",
+        epilog=example(
+            "govledger replay --as-of 2026-02-19T15:00:00Z --to feb19.duckdb",
+            "govledger replay --as-of 2026-02-19T15:00:00Z --by commit-time --to feb19.duckdb",
+        ),
+    )
     p.add_argument(
         "--as-of",
         required=True,
-        type=_moment,
+        type=moment,
         metavar="RFC3339",
         help="e.g. 2026-02-19T15:00:00Z (a time zone is required)",
     )
+    p.add_argument(
+        "--by",
+        choices=("event-time", "commit-time"),
+        default="event-time",
+        help="event-time: the events' own timestamps; commit-time: when the store recorded them",
+    )
     p.add_argument("--to", required=True, metavar="FILE", help="DuckDB file to (re)build")
-    p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
+    _batch_option(p)
     p.set_defaults(handler=_duckdb_errors(_replay))
 
     p = sub.add_parser(
-        "report", help="the oversight report: one self-contained HTML file (catches up first)"
+        "report",
+        help="the oversight report: one self-contained HTML file (catches up first)",
+        epilog=example(
+            "govledger report -o report.html",
+            "govledger report -o nov.html --since 2026-11-01T00:00:00Z "
+            "--until 2026-12-01T00:00:00Z",
+        ),
     )
-    p.add_argument("--out", required=True, metavar="FILE", help="HTML file to write (replaced)")
-    p.add_argument("--since", metavar="RFC3339", help="period start, inclusive (default: all)")
-    p.add_argument("--until", metavar="RFC3339", help="period end, exclusive (default: all)")
+    p.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="HTML file to write (replaced)"
+    )
+    period_options(p, what="every figure")
     p.set_defaults(handler=_duckdb_errors(_report))
 
-    p = sub.add_parser("export", help="write each projection table as Parquet")
+    p = sub.add_parser(
+        "export",
+        help="write each projection table as Parquet",
+        epilog=example("govledger export --parquet audit-export/"),
+    )
     p.add_argument(
         "--parquet",
         required=True,
         metavar="DIR",
         help="directory to write (replaced as a whole, atomically)",
     )
-    p.add_argument("--no-catch-up", action="store_true")
+    _catch_up_option(p)
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace DIR even if it holds files an export did not write",
     )
     p.set_defaults(handler=_duckdb_errors(_export))
+    evidence.register(reports)
+    return reports  # type: ignore[no-any-return]
+
+
+_AUDIT_EXAMPLES: Final = {
+    "summary": (
+        "govledger audit summary",
+        "govledger audit summary --since 2026-11-01T00:00:00Z -f json",
+    ),
+    "auto-approvals": ("govledger audit auto-approvals --limit 50",),
+    "pending": ("govledger audit pending", "govledger audit pending -f csv > pending.csv"),
+    "halts": ("govledger audit halts --since 2026-11-01T00:00:00Z",),
+    "overrides": ("govledger audit overrides --until 2026-12-01T00:00:00Z",),
+    "target": ("govledger audit target WP-12/MT-03",),
+    "refusals": ("govledger audit refusals --limit 20",),
+    "attribution": ("govledger audit attribution",),
+    "models": ("govledger audit models -f json",),
+}
+
+
+def _batch_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batch-size",
+        type=positive,
+        default=projections.DEFAULT_BATCH,
+        metavar="N",
+        help="events per DuckDB transaction",
+    )
+
+
+def _catch_up_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="read what the projection holds without reading the store",
+    )
 
 
 def _duckdb_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Any:
@@ -148,40 +245,6 @@ _UNWRITABLE: Final = re.compile(
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _format_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="table",
-        help="table (aligned, default), json (array of row objects) or csv",
-    )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        msg = "must be at least 1"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.upper())  # 3.11 reads Z as UTC
-    except ValueError:
-        msg = f"not an RFC 3339 moment: {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if moment.tzinfo is None:
-        msg = f"{text!r} has no time zone (add Z or +hh:mm)"
-        raise argparse.ArgumentTypeError(msg)
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        msg = f"{text!r} is out of range in UTC"
-        raise argparse.ArgumentTypeError(msg) from None
-    return moment
 
 
 # --- project ----------------------------------------------------------------------
@@ -303,20 +366,25 @@ def _open_caught_up(
     return runtime.projection(read_only=True, store=store, allow=allow)
 
 
+def _table_format(args: argparse.Namespace) -> str:
+    return str(args.format or "table")
+
+
 def _audit(args: argparse.Namespace, runtime: Runtime) -> int:
-    report = projections.REPORTS[args.report]
-    if report.argument is not None and args.argument is None:
-        say(f"audit {args.report} needs {report.argument}")
-        return 2
-    if report.argument is None and args.argument is not None:
-        say(f"audit {args.report} takes no argument")
-        return 2
+    since, until = period(args)
     con = _open_caught_up(runtime, catch_up=not args.no_catch_up)
     try:
-        result = projections.run_report(con, args.report, args.argument)
+        result = projections.run_report(
+            con,
+            args.report,
+            getattr(args, "argument", None),
+            since=since,
+            until=until,
+            limit=args.limit,
+        )
     finally:
         con.close()
-    render(result.columns, result.rows, args.format)
+    render(result.columns, result.rows, _table_format(args))
     return 0
 
 
@@ -326,7 +394,7 @@ def _query(args: argparse.Namespace, runtime: Runtime) -> int:
         result = projections.run_query(con, args.sql)
     finally:
         con.close()
-    render(result.columns, result.rows, args.format)
+    render(result.columns, result.rows, _table_format(args))
     return 0
 
 
@@ -345,12 +413,13 @@ def _export(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
     if Path(args.to).resolve() == Path(runtime.config.projection).resolve():
-        say(
+        msg = (
             f"replay: {args.to} is the live projection; an as-of replay is frozen at its "
             "cut, so write it to another file"
         )
-        return 2
+        raise ConfigurationError(msg, field="to", rule="live_projection")
     key = runtime.checking_key()
+    by = args.by.replace("-", "_")
     with runtime.ledger(create=False) as ledger:
         done = projections.replay_as_of(
             ledger,
@@ -359,12 +428,21 @@ def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
             batch_size=args.batch_size,
             key=key,
             label=runtime.config.store_label,
+            by=by,
         )
         total = ledger.max_position()
-    sys.stdout.write(
-        f"replay: as of {_time.display(done.as_of)} the store had recorded {done.events} events "
-        f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
-    )
+    when = _time.display(done.as_of)
+    if by == "commit_time":
+        sys.stdout.write(
+            f"replay: as of {when} the store had recorded {done.events} events "
+            f"(cut at position {done.position} of {total}); projected them into {args.to}\n"
+        )
+    else:
+        sys.stdout.write(
+            f"replay: as of {when} by event time, {done.events} of the events stored up to "
+            f"position {done.position} (of {total}) had happened; each decision is folded up "
+            f"to its last event stamped at or before then; projected into {args.to}\n"
+        )
     return 0
 
 
@@ -372,23 +450,11 @@ def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _report(args: argparse.Namespace, runtime: Runtime) -> int:
-    # Moments are checked here, not by argparse, so a bad one is one line (exit 2).
-    moments: dict[str, datetime | None] = {}
-    for option in ("since", "until"):
-        text = getattr(args, option)
-        try:
-            moments[option] = None if text is None else _moment(text)
-        except argparse.ArgumentTypeError as exc:
-            say(f"report: --{option}: {exc}")
-            return 2
-    since, until = moments["since"], moments["until"]
-    if since is not None and until is not None and since >= until:
-        say("report: --since must be before --until")
-        return 2
+    since, until = period(args)
     out = Path(args.out)
     if not out.parent.is_dir():
-        say(f"report: cannot write {out}: no directory {out.parent}")
-        return 2
+        msg = f"report: cannot write {out}: no directory {out.parent}"
+        raise OutputUnavailableError(msg, field="out", rule="directory")
     con = _open_caught_up(runtime, catch_up=True)
     try:
         page = report.build_report(
@@ -403,8 +469,8 @@ def _report(args: argparse.Namespace, runtime: Runtime) -> int:
     try:
         write_atomically(out, page)
     except OSError as exc:
-        say(f"report: cannot write {out}: {exc.strerror or exc}")
-        return 1
+        msg = f"report: cannot write {out}: {exc.strerror or exc}"
+        raise OutputUnavailableError(msg, field="out", rule="writable") from None
     say(f"report: wrote {out} ({len(page.encode()):,} bytes)")
     return 0
 
@@ -415,7 +481,8 @@ def _verification_state(runtime: Runtime) -> report.VerificationState | None:
     """
     with runtime.ledger(create=False) as ledger:
         latest = CheckpointStore.of(ledger).latest()
-        events = ledger.max_position()
+        # Counted, not the last position: PostgreSQL positions can have gaps.
+        events = ledger.tally().events
     if latest is None:
         return None
     # A C2SP signed note's signature lines are "\u2014 <key name> <base64 signature>".

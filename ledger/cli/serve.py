@@ -61,7 +61,6 @@ def register(sub: Any) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.set_defaults(handler=_token_add)
     listing = verbs.add_parser("list", help="every token's name, role and dates (never a token)")
-    output_format(listing)
     listing.set_defaults(handler=_token_list)
     revoke = verbs.add_parser("revoke", help="revoke a token: refused from the next request on")
     revoke.add_argument("name")
@@ -70,7 +69,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("pending", help="decisions awaiting a human, oldest first")
     p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     p.add_argument("--after", type=int, default=0, help="after this store position (paging)")
-    output_format(p)
     p.set_defaults(handler=_duckdb_errors(_pending))
 
     p = sub.add_parser("decide", help="a human answers a decision awaiting a human")
@@ -79,10 +77,6 @@ def register(sub: Any) -> None:
     p.add_argument("--user", required=True, help="who decides (recorded as the 005's user_id)")
     p.add_argument("--rationale", default="", help="why")
     p.set_defaults(handler=_decide)
-
-
-def output_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=output.FORMATS, default="table")
 
 
 def _listen_options(p: argparse.ArgumentParser, *, port: int) -> None:
@@ -236,7 +230,7 @@ def _token_list(args: argparse.Namespace, runtime: Runtime) -> int:
     with runtime.ledger() as ledger:
         rows = Tokens.of(ledger).list()
     columns = ("name", "role", "created_at", "revoked_at")
-    output.render(columns, [tuple(row[c] for c in columns) for row in rows], args.format)
+    output.render(columns, [tuple(row[c] for c in columns) for row in rows], args.format or "table")
     return 0
 
 
@@ -248,6 +242,7 @@ def _token_revoke(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _waited(seconds: float | None) -> str:
+    # The JSON and CSV "waited" text, as pipelines have always read it ("5d 03h").
     if seconds is None:
         return ""
     whole = int(seconds)
@@ -267,7 +262,8 @@ def _pending(args: argparse.Namespace, runtime: Runtime) -> int:
         raise ConfigurationError(msg, field="limit", rule="range")
     with runtime.ledger() as ledger:
         _, rows = runtime.decisions(ledger, "awaiting_human", after=args.after, limit=args.limit)
-    columns = (
+    fmt = args.format or "table"
+    columns: tuple[str, ...] = (
         "position",
         "decision_id",
         "gate_type",
@@ -277,11 +273,13 @@ def _pending(args: argparse.Namespace, runtime: Runtime) -> int:
         "waited",
         "waited_seconds",
     )
+    if fmt == "table":  # waited_seconds reads as a duration there: "waited" would repeat it
+        columns = tuple(c for c in columns if c != "waited")
     table = [
         tuple(_waited(row["waited_seconds"]) if c == "waited" else row[c] for c in columns)
         for row in rows
     ]
-    output.render(columns, table, args.format)
+    output.render(columns, table, fmt)
     return 0
 
 

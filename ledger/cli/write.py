@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -17,9 +19,12 @@ from ledger.application import ACCEPTED, DUPLICATE
 from ledger.bootstrap import Runtime
 from ledger.cli import output
 from ledger.cli._progress import progress
+from ledger.cli._results import RESULTS, ResultsView, summary
+from ledger.config import DEFAULT_STORE
 from ledger.errors import ConfigurationError, InputUnavailableError
 from ledger.events import canonical_bytes
-from ledger.ingest import LineResult, bulk_gc, ingest_lines, validate_lines
+from ledger.ingest import bulk_gc, ingest_lines, validate_lines
+from ledger.serve import UnknownDecisionError
 from ledger.trust import autoseal
 
 __all__ = ["register"]
@@ -29,31 +34,97 @@ def register(sub: Any) -> None:
     """
     Add the write-side subcommands to ``sub``.
     """
-    p = sub.add_parser("validate", help="per-event checks only (no history, no store)")
+    p = sub.add_parser(
+        "validate",
+        help="per-event checks only (no history, no store)",
+        description="The checks one event decides alone (shape, type, bounds, credentials, "
+        "the policy's per-event rules); nothing is stored and no store is opened.",
+        epilog=_example(
+            "govledger validate events.jsonl", "cat events.jsonl | govledger validate -f json"
+        ),
+    )
     p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
+    _results_options(p)
     p.set_defaults(handler=_validate)
 
-    p = sub.add_parser("ingest", help="validate and store FR-EVT-GOV events (JSON Lines)")
-    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    p.add_argument("--batch-size", type=int, help="events per store transaction")
-    p.add_argument(
-        "--no-results", action="store_true", help="do not print one result line per input line"
+    p = sub.add_parser(
+        "ingest",
+        help="validate and store FR-EVT-GOV events (JSON Lines)",
+        description="Judge each line with every rule and store the accepted events in "
+        "batches; a line is reported accepted only after its batch committed.",
+        epilog=_example(
+            "govledger ingest events.jsonl",
+            "govledger ingest events.jsonl --results all > results.jsonl",
+            "upstream-runtime --emit | govledger ingest -q --results none",
+        ),
     )
+    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
+    p.add_argument(
+        "--batch-size", type=int, metavar="N", help="events per store transaction (default 1000)"
+    )
+    _results_options(p)
     p.set_defaults(handler=_ingest)
 
-    p = sub.add_parser("events", help="stored events as JSON Lines, in store order")
-    p.add_argument("--decision-id", help="only this decision's events")
+    p = sub.add_parser(
+        "events",
+        help="stored events as JSON Lines, in store order",
+        description="The stored events exactly as they were judged and sealed (their "
+        "canonical bytes, the Merkle leaves' input), one JSON line each, in store order.",
+        epilog=_example(
+            "govledger events | head",
+            "govledger events --decision-id run-42.gate-7",
+            "govledger events --positions",
+        ),
+    )
+    p.add_argument("--decision-id", metavar="ID", help="only this decision's events")
+    p.add_argument(
+        "--positions",
+        action="store_true",
+        help='each line {"position", "recorded_at", "event"}: the store position and commit '
+        "time with the event",
+    )
     p.set_defaults(handler=_events)
 
-    p = sub.add_parser("show", help="a decision's artifacts and event sequence")
-    p.add_argument("decision_id")
+    p = sub.add_parser(
+        "show",
+        help="a decision's artifacts and event sequence",
+        epilog=_example("govledger show run-42.gate-7"),
+    )
+    p.add_argument("decision_id", metavar="DECISION_ID", help="the decision to show")
     p.set_defaults(handler=_show)
 
-    p = sub.add_parser("demo", help="record a realistic orchestrator workload")
-    p.add_argument("--work-packets", type=int, default=12)
-    p.add_argument("--seed", type=int, default=7)
+    p = sub.add_parser(
+        "demo",
+        help="record a realistic orchestrator workload",
+        description="Records a sample workload through the command API. It writes only "
+        "into a new store, or one holding nothing but earlier demo data: it never mixes "
+        "sample data into a real ledger.",
+        epilog=_example("govledger demo", "govledger --store demo.db demo --work-packets 40"),
+    )
+    p.add_argument("--work-packets", type=int, default=12, metavar="N", help="work packets to run")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the workload")
     p.set_defaults(handler=_demo)
+
+
+def _example(*lines: str) -> str:
+    return (
+        "example"
+        + ("s" if len(lines) > 1 else "")
+        + ":\n"
+        + "\n".join(f"  {line}" for line in lines)
+    )
+
+
+def _results_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results",
+        choices=RESULTS,
+        help="which result lines to print: every line, the refused ones, or none "
+        "(default: all when stdout is not a terminal, refused on a terminal)",
+    )
+    p.add_argument(
+        "--no-results", action="store_true", help="the same as --results none (kept for scripts)"
+    )
 
 
 @contextmanager
@@ -70,83 +141,101 @@ def _input(name: str) -> Iterator[IO[bytes]]:
         yield handle
 
 
-def _lines(handle: IO[bytes]) -> Iterator[bytes]:
-    for raw in handle:
-        yield raw.rstrip(b"\r\n")
+class _Lines:
+    """
+    The input's lines without their line ends, counting the bytes read (for the bar).
+    """
 
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.read = 0
+        #: The input's size when it is a regular file (a redirect included), else None.
+        self.size: int | None = None
+        try:
+            info = os.fstat(handle.fileno())
+        except (OSError, ValueError, AttributeError):  # an in-memory stream has no descriptor
+            return
+        if stat.S_ISREG(info.st_mode):
+            self.size = info.st_size
 
-def _write_results(
-    results: Iterator[LineResult], *, show: bool = True, counts: Counter[str] | None = None
-) -> Counter[str]:
-    counts = Counter() if counts is None else counts
-    out = sys.stdout.buffer
-    for result in results:
-        counts[result.status] += 1
-        if result.status not in (ACCEPTED, DUPLICATE):
-            counts[f"code:{result.code}"] += 1
-        if show:
-            out.write(result.to_json() + b"\n")
-    out.flush()
-    return counts
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self._handle:
+            self.read += len(raw)
+            yield raw.rstrip(b"\r\n")
+
+    def done(self) -> int:
+        return self.read
 
 
 def _status(counts: Counter[str]) -> int:
     return 1 if counts["rejected"] else 0
 
 
+def _view(args: argparse.Namespace) -> ResultsView:
+    return ResultsView.choose(args.results, args.format, no_results=args.no_results)
+
+
+def _bar(console: output.Console) -> bool:
+    return console.stderr_tty and not console.quiet
+
+
 def _validate(args: argparse.Namespace, runtime: Runtime) -> int:
+    view = _view(args)
+    console = output.current()
+    counts: Counter[str] = Counter()
     try:
         with _input(args.file) as handle:
-            return _status(_write_results(validate_lines(_lines(handle), runtime.policy)))
+            lines = _Lines(handle)
+            results = progress(
+                validate_lines(lines, runtime.policy),
+                enabled=_bar(console) and view.format == "table",
+                total=lines.size,
+                done=lines.done,
+            )
+            view.show(results, counts)
     except KeyboardInterrupt:
-        output.say("validate: interrupted; validate stores nothing")
+        output.say("validate: interrupted; validate stores nothing", always=True)
         return 130
+    if view.format == "table" and not console.quiet:
+        sys.stderr.write(summary("validate", counts) + "\n")
+    return _status(counts)
 
 
 def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         msg = "--batch-size must be at least 1"
         raise ConfigurationError(msg, field="batch_size", rule="minimum")
+    view = _view(args)
+    console = output.current()
     # Before anything is stored: a misconfigured key must not silently leave a run unsealed.
     key = runtime.signing_key()
     if key is None and not runtime.config.is_memory:
-        print(
-            "govledger ingest: no signing key, the store is not sealed "
-            "(run govledger keygen, or set GOVLEDGER_SIGNING_KEY)",
-            file=sys.stderr,
+        output.say(
+            "ingest: no signing key, the store is not sealed "
+            "(run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
         )
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     try:
         with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
-            results = ingest_lines(ledger, _lines(handle), batch_size=args.batch_size)
+            lines = _Lines(handle)
+            results = ingest_lines(ledger, lines, batch_size=args.batch_size)
             if key is not None:
                 results = autoseal(ledger, key, results, every=runtime.config.seal_every)
-            shown = progress(results, enabled=not args.quiet and sys.stderr.isatty())
-            _write_results(shown, show=not args.no_results, counts=counts)
+            shown = progress(results, enabled=_bar(console), total=lines.size, done=lines.done)
+            view.show(shown, counts)
     except KeyboardInterrupt:
         sys.stdout.flush()
-        print(
-            f"govledger ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
+        output.say(
+            f"ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
             f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected (each reported "
             "above); the batch in flight was not stored: run the same input again",
-            file=sys.stderr,
+            always=True,
         )
         return 130
     elapsed = max(time.perf_counter() - started, 1e-9)
-    if not args.quiet:
-        total = counts[ACCEPTED] + counts[DUPLICATE] + counts["rejected"]
-        codes = ", ".join(
-            f"{key.removeprefix('code:')}={n}"
-            for key, n in sorted(counts.items())
-            if key.startswith("code:")
-        )
-        print(
-            f"govledger ingest: {total} lines, {counts[ACCEPTED]} accepted, "
-            f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected"
-            f"{' (' + codes + ')' if codes else ''}, {total / elapsed:,.0f} events/s",
-            file=sys.stderr,
-        )
+    if not console.quiet:
+        sys.stderr.write(summary("ingest", counts, elapsed) + "\n")
     return _status(counts)
 
 
@@ -155,21 +244,55 @@ def _events(args: argparse.Namespace, runtime: Runtime) -> int:
     with runtime.ledger(create=False) as ledger:
         if args.decision_id:
             agg = ledger.gate(args.decision_id)
-            for fr in agg.history if agg is not None else []:
-                out.write(canonical_bytes(fr) + b"\n")
-        else:
+            states = [canonical_bytes(fr) for fr in (agg.history if agg is not None else [])]
+            if not args.positions:
+                out.writelines(state + b"\n" for state in states)
+            else:
+                ids = [fr["event_id"] for fr in (agg.history if agg is not None else [])]
+                where = ledger.event_positions(ids)
+                for event_id, state in zip(ids, states, strict=True):
+                    position = where.get(event_id.lower())
+                    at = None if position is None else ledger.commit_time(position)
+                    out.write(_positioned(position, at, state))
+        elif not args.positions:
             for _, state in ledger.stored_events():
                 out.write(state + b"\n")
+        else:
+            page: list[tuple[int, bytes]] = []
+            for item in ledger.stored_events():
+                page.append(item)
+                if len(page) == 1000:  # noqa: PLR2004 - one commit-time read per page
+                    _write_positioned(out, ledger, page)
+                    page = []
+            _write_positioned(out, ledger, page)
     out.flush()
     return 0
+
+
+def _positioned(position: int | None, recorded_at: str | None, state: bytes) -> bytes:
+    # The event's canonical bytes, untouched inside the envelope: what the Merkle leaf hashes.
+    head = orjson.dumps({"position": position, "recorded_at": recorded_at})
+    return head[:-1] + b',"event":' + state + b"}\n"
+
+
+def _write_positioned(out: IO[bytes], ledger: Any, page: list[tuple[int, bytes]]) -> None:
+    if not page:
+        return
+    times = ledger.store.commit_times(page[0][0], page[-1][0])
+    i = 0
+    for position, state in page:
+        while i < len(times) and times[i][0] < position:
+            i += 1
+        out.write(_positioned(position, times[i][1] if i < len(times) else None, state))
 
 
 def _show(args: argparse.Namespace, runtime: Runtime) -> int:
     with runtime.ledger(create=False) as ledger:
         record = ledger.decision(args.decision_id)
     if record is None:
-        output.say(f"no decision {args.decision_id!r} in the store")
-        return 1
+        raise UnknownDecisionError(
+            f"no decision {args.decision_id!r} in the store", field="decision_id", rule="exists"
+        )
     sys.stdout.buffer.write(
         orjson.dumps(record.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
     )
@@ -177,9 +300,33 @@ def _show(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
-    from ledger.demo import run_demo  # noqa: PLC0415
+    from ledger.demo import mark_demo, refuse_unless_demo, run_demo  # noqa: PLC0415
 
     with runtime.ledger() as ledger:
+        refuse_unless_demo(ledger)
         report = run_demo(ledger, work_packets=args.work_packets, seed=args.seed)
+        mark_demo(ledger)
     print(report)
+    if runtime.config.is_memory:
+        print("(the store was in memory: it is gone now)")
+        return 0
+    store = (
+        ""
+        if runtime.config.store == DEFAULT_STORE
+        else f" --store {_quoted(runtime.config.store_label)}"
+    )
+    steps = (
+        ("status", "what the store and its projection hold"),
+        ("audit summary", "decisions by gate type, automation level and status"),
+        ("report -o report.html", "the oversight report, one HTML file"),
+    )
+    commands = [f"govledger{store} {verb}" for verb, _ in steps]
+    width = max(len(c) for c in commands)
+    print("\nnext:")
+    for command, (_, what) in zip(commands, steps, strict=True):
+        print(f"  {command.ljust(width)}  {what}")
     return 0
+
+
+def _quoted(text: str) -> str:
+    return text if text and all(c.isalnum() or c in "._/:-@+=" for c in text) else repr(text)

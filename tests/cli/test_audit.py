@@ -359,8 +359,8 @@ def test_export_writes_each_table_as_parquet(paths, known, tmp_path, capsys):
 
 def test_replay_as_of_states_the_cut(paths, known, tmp_path, capsys):
     """
-    `replay --as-of T --to FILE` projects what the store had recorded at T and says where
-    it cut; audits of that file report it as it is, without catching up.
+    `replay --as-of T --by commit-time --to FILE` projects what the store had recorded at T
+    and says where it cut; audits of that file report it as it is, without catching up.
     """
     time.sleep(0.02)
     moment = datetime.now(UTC)
@@ -369,7 +369,7 @@ def test_replay_as_of_states_the_cut(paths, known, tmp_path, capsys):
         app.evaluate_gate("SpecApproval", "WP-9", "AUTONOMOUS", "approve", 0.9, model_id="m")
     target = tmp_path / "then.duckdb"
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert run(paths, "replay", "--as-of", stamp, "--to", str(target)) == 0
+    assert run(paths, "replay", "--as-of", stamp, "--by", "commit-time", "--to", str(target)) == 0
     out = capsys.readouterr().out
     assert "the store had recorded 28 events (cut at position 28 of 31)" in out
     then = {"store": paths["store"], "projection": str(target)}
