@@ -69,10 +69,18 @@ def render(spec: Mapping[str, Any], prefix: str) -> str:
     """
     svg = vl_convert.vegalite_to_svg(dict(spec), config=dict(_CONFIG), allowed_base_urls=[])
     svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
-    # Inline SVGs share the page's id namespace: two charts' "clip1" would collide.
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
+    # Inline SVGs share the page's id namespace: two charts' "clip1" would collide. And the
+    # renderer numbers some ids (gradients) per process, not per chart, so the same report
+    # made twice in one process would differ: ids are renumbered in order of appearance.
+    found = dict.fromkeys(re.findall(r'\bid="([^"]+)"', svg))
+    names = {old: f"{prefix}-{n}" for n, old in enumerate(found)}
+
+    def renamed(old: str) -> str:
+        return names.get(old, f"{prefix}-{old}")
+
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{renamed(m[1])}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{renamed(m[1])})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{renamed(m[1])}"', svg)
     _check_self_contained(svg)
     return svg
 
