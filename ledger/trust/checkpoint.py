@@ -64,10 +64,16 @@ def _check_name(name: str) -> str:
 
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         msg = f"{what} is not valid base64"
         raise CheckpointError(msg) from None
+    # Canonical only: the bits a last base64 digit does not use must be zero, or one
+    # signature (which signs everything but itself) would have several spellings.
+    if base64.b64encode(raw).decode("ascii") != text:
+        msg = f"{what} is not in canonical base64"
+        raise CheckpointError(msg)
+    return raw
 
 
 def _parse_key_text(text: str, what: str, form: str) -> tuple[str, str, bytes]:
