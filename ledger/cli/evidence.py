@@ -16,8 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ledger import _journal
 from ledger.bootstrap import Runtime
 from ledger.cli import output
@@ -37,6 +35,7 @@ from ledger.trust.evidence import (
     CONSISTENCY,
     LogCut,
     PackReport,
+    checkpoint_notes,
     consistency,
     cut_log,
     inclusion,
@@ -98,6 +97,12 @@ def register(sub: Any) -> None:
         metavar="PUBLIC_KEY_FILE",
         help="your own copy of the ledger's public key (<name>+<id>+<base64>)",
     )
+    p.add_argument(
+        "--previous",
+        metavar="ZIP",
+        help="your copy of the earlier pack: the consistency proofs must start from its "
+        "checkpoints (without it they are checked against the copy the pack carries)",
+    )
     p.set_defaults(handler=_verify_evidence)
 
 
@@ -119,9 +124,7 @@ def _previous(path: str, runtime_key: Any) -> dict[str, str]:
             f"{failed.check} failed ({failed.file}: {failed.problem})"
         )
         raise CheckpointError(msg, field="previous", rule="verify")
-    files = read_pack(path)
-    manifest = orjson.loads(files["manifest.json"])
-    return {name: files[about["checkpoint"]].decode() for name, about in manifest["logs"].items()}
+    return checkpoint_notes(read_pack(path))
 
 
 def _journal_rows(ledger: Any, positions: list[int]) -> list[tuple[int, bytes]]:
@@ -165,16 +168,16 @@ def _evidence(args: argparse.Namespace, runtime: Runtime) -> int:
     if not out.parent.is_dir():
         msg = f"audit evidence: cannot write {out}: no directory {out.parent}"
         raise OutputUnavailableError(msg, field="out", rule="directory")
-    key = runtime.signing_key()
-    if key is None:
-        msg = (
-            "audit evidence signs the pack's manifest with the ledger's checkpoint signing key, "
-            "and none is configured (GOVLEDGER_SIGNING_KEY, or the key beside the store)"
-        )
-        raise KeyUnusableError(msg, field="key", rule="key")
-    verifier = key.verifier
-    previous = _previous(args.previous, verifier) if args.previous else {}
     with runtime.ledger(create=False) as ledger:
+        key = runtime.signing_key()
+        if key is None:
+            msg = (
+                "audit evidence signs the pack's manifest with the ledger's checkpoint signing "
+                "key, and none is configured (GOVLEDGER_SIGNING_KEY, or the key beside the store)"
+            )
+            raise KeyUnusableError(msg, field="key", rule="key")
+        verifier = key.verifier
+        previous = _previous(args.previous, verifier) if args.previous else {}
         found = {log.name: cut_log(ledger, log, verifier) for log in (EVENTS, REFUSALS)}
         cuts: dict[str, LogCut] = {name: cut for name, cut in found.items() if cut is not None}
         events_cut = cuts.get(EVENTS.name)
@@ -254,7 +257,20 @@ def _verify_evidence(args: argparse.Namespace, _runtime: Runtime) -> int:
     if not Path(args.pack).is_file():
         msg = f"cannot read the evidence pack {args.pack}: no such file"
         raise InputUnavailableError(msg, field="pack", rule="readable")
-    report = verify_pack(args.pack, key)
+    earlier = None
+    if args.previous:
+        if not Path(args.previous).is_file():
+            msg = f"cannot read the earlier pack {args.previous}: no such file"
+            raise InputUnavailableError(msg, field="previous", rule="readable")
+        checked = verify_pack(args.previous, key)
+        if checked.failed is not None:
+            msg = (
+                f"the earlier pack {args.previous} does not verify: {checked.failed.check} "
+                f"failed ({checked.failed.file}: {checked.failed.problem})"
+            )
+            raise CheckpointError(msg, field="previous", rule="verify")
+        earlier = checkpoint_notes(read_pack(args.previous))
+    report = verify_pack(args.pack, key, earlier)
     console = output.current()
     if args.format == "json" or (args.format is None and not console.stdout_tty):
         sys.stdout.buffer.write(report.to_json() + b"\n")

@@ -65,6 +65,7 @@ __all__ = [
     "LogCut",
     "PackCheck",
     "PackReport",
+    "checkpoint_notes",
     "consistency",
     "cut_log",
     "inclusion",
@@ -398,21 +399,42 @@ class PackReport:
         )
 
 
-def verify_pack(path: Path | str, key: VerifierKey) -> PackReport:
+def verify_pack(
+    path: Path | str, key: VerifierKey, previous: Mapping[str, str] | None = None
+) -> PackReport:
     """
     Check the pack at ``path`` offline with ``key`` alone; stop at the first failure.
+
+    ``previous``: the checkpoint notes of the auditor's own copy of the earlier pack (log
+    name -> note). The pack's consistency proofs must then start from exactly those: a
+    pack carries the earlier checkpoint it claims to extend, and only the auditor's copy
+    shows it is the one they were given.
     """
     report = PackReport()
     try:
-        _Verifier(_read(Path(path)), key, report).run()
+        _Verifier(_read(Path(path)), key, report, previous).run()
     except _Failed as failed:
         report.failed = failed
     return report
 
 
+def checkpoint_notes(files: Mapping[str, bytes]) -> dict[str, str]:
+    """
+    The checkpoint notes of a (verified) pack's files, by log name.
+    """
+    manifest = orjson.loads(files[MANIFEST])
+    return {name: files[about["checkpoint"]].decode() for name, about in manifest["logs"].items()}
+
+
 class _Verifier:
-    def __init__(self, files: dict[str, bytes], key: VerifierKey, report: PackReport) -> None:
-        self.files, self.key, self.report = files, key, report
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        key: VerifierKey,
+        report: PackReport,
+        previous: Mapping[str, str] | None,
+    ) -> None:
+        self.files, self.key, self.report, self.previous = files, key, report, previous
         self.manifest: dict[str, Any] = {}
         self.checkpoints: dict[str, Checkpoint] = {}
         self.proven: dict[str, dict[int, bytes]] = {}
@@ -623,8 +645,14 @@ class _Verifier:
             )
         self.passed("policies", f"{len(found)} gate policies match their digests")
 
-    def check_consistency(self) -> None:
+    def check_consistency(self) -> None:  # noqa: C901 - one check per step
         if CONSISTENCY not in self.manifest["files"]:
+            if self.previous is not None:
+                raise _Failed(
+                    "consistency",
+                    CONSISTENCY,
+                    "is missing: the pack proves no link to the earlier pack given",
+                )
             return
         document = self.json(CONSISTENCY, "consistency")
         if not isinstance(document, dict) or document.get("format") != CONSISTENCY_FORMAT:
@@ -632,8 +660,20 @@ class _Verifier:
         logs = document.get("logs")
         if not isinstance(logs, dict) or not logs:
             raise _Failed("consistency", CONSISTENCY, "proves nothing")
+        if self.previous is not None and set(self.previous) != set(logs):
+            raise _Failed(
+                "consistency",
+                CONSISTENCY,
+                f"proves {sorted(logs)}, the earlier pack has {sorted(self.previous)}",
+            )
         for name, item in sorted(logs.items()):
             new = self.checkpoints.get(name)
+            if self.previous is not None and item.get("previous_checkpoint") != self.previous[name]:
+                raise _Failed(
+                    "consistency",
+                    CONSISTENCY,
+                    f"{name}: starts from a checkpoint that is not the earlier pack's",
+                )
             try:
                 old = open_note(str(item["previous_checkpoint"]), self.key)
                 proof = [base64.b64decode(h, validate=True) for h in item["proof"]]
