@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from ledger.bootstrap import Runtime, load_policy
+from ledger.cli._args import example
 from ledger.policy import GatePolicy
 
 __all__ = ["register"]
@@ -18,11 +19,23 @@ def register(sub: Any) -> None:
     """
     Add the policy verbs to ``sub``.
     """
-    p = sub.add_parser("policy", help="the gate policy: show the one in force, or check a file")
+    p = sub.add_parser(
+        "policy",
+        help="the gate policy: show the one in force, or check a file",
+        epilog=example("govledger policy show", "govledger policy check ops-policy.toml"),
+    )
     verbs = p.add_subparsers(dest="policy_verb", required=True, metavar="VERB")
-    show = verbs.add_parser("show", help="the gate policy in force, its version and digest")
+    show = verbs.add_parser(
+        "show",
+        help="the gate policy in force, its version and digest",
+        epilog=example("govledger policy show", "govledger --policy ops-policy.toml policy show"),
+    )
     show.set_defaults(handler=_show)
-    check = verbs.add_parser("check", help="validate a policy file without using it")
+    check = verbs.add_parser(
+        "check",
+        help="validate a policy file without using it",
+        epilog=example("govledger policy check ops-policy.toml"),
+    )
     check.add_argument("file", help="the TOML policy file")
     check.set_defaults(handler=_check)
 

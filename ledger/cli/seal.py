@@ -15,6 +15,7 @@ import orjson
 
 from ledger.bootstrap import Runtime
 from ledger.cli import output
+from ledger.cli._args import example
 from ledger.errors import (
     CheckpointError,
     InputUnavailableError,
@@ -42,7 +43,14 @@ def register(sub: Any) -> None:
     """
     Add the tamper-evidence subcommands to ``sub``.
     """
-    p = sub.add_parser("keygen", help="write an Ed25519 signing key for checkpoints")
+    p = sub.add_parser(
+        "keygen",
+        help="write an Ed25519 signing key for checkpoints",
+        epilog=example(
+            "govledger keygen",
+            "govledger keygen --name example.org/ledger --out /secure/ledger.key",
+        ),
+    )
     p.add_argument("--name", help="key name and checkpoint origin (default: govledger/<store>)")
     p.add_argument(
         "--out", help="private key file (default: $GOVLEDGER_SIGNING_KEY or <store>.key)"
@@ -50,11 +58,22 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing key file")
     p.set_defaults(handler=_keygen)
 
-    p = sub.add_parser("seal", help="append a signed checkpoint over the stored events")
+    p = sub.add_parser(
+        "seal",
+        help="append a signed checkpoint over the stored events",
+        epilog=example("govledger seal", "govledger seal --out checkpoint.txt"),
+    )
     p.add_argument("--out", help="also write the checkpoint note to this file")
     p.set_defaults(handler=_seal)
 
-    p = sub.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
+    p = sub.add_parser(
+        "verify",
+        help="recompute the Merkle tree and check every checkpoint",
+        epilog=example(
+            "govledger verify --key auditor-copy.pub",
+            "govledger verify --key auditor-copy.pub --checkpoint kept.txt --require-sealed",
+        ),
+    )
     p.add_argument("--checkpoint", help="a checkpoint note the auditor kept")
     p.add_argument(
         "--key",
@@ -68,12 +87,20 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(handler=_verify)
 
-    p = sub.add_parser("prove", help="inclusion proofs of a decision's events")
-    p.add_argument("decision_id")
+    p = sub.add_parser(
+        "prove",
+        help="inclusion proofs of a decision's events",
+        epilog=example("govledger prove run-42.gate-7 > proof.json"),
+    )
+    p.add_argument("decision_id", metavar="DECISION_ID", help="the decision whose events to prove")
     p.add_argument("--key", help="trusted public key file (default: the store's key)")
     p.set_defaults(handler=_prove)
 
-    p = sub.add_parser("verify-proof", help="check a proof offline (proof + events + public key)")
+    p = sub.add_parser(
+        "verify-proof",
+        help="check a proof offline (proof + events + public key)",
+        epilog=example("govledger verify-proof proof.json --key ledger.pub --event my-copy.jsonl"),
+    )
     p.add_argument("proof", help="the JSON document `govledger prove` printed, or - for stdin")
     p.add_argument("--key", required=True, help="trusted public key file")
     p.add_argument(

@@ -15,6 +15,7 @@ import orjson
 
 from ledger.bootstrap import Runtime
 from ledger.cli import output
+from ledger.cli._args import example
 from ledger.cli.read import _duckdb_errors
 from ledger.errors import ConfigurationError
 from ledger.ingest import bulk_gc
@@ -31,7 +32,13 @@ def register(sub: Any) -> None:
     """
     Add the service subcommands to ``sub``.
     """
-    p = sub.add_parser("serve", help="the HTTP API (orchestrators, approvers, auditors)")
+    p = sub.add_parser(
+        "serve",
+        help="the HTTP API (orchestrators, approvers, auditors)",
+        epilog=example(
+            "govledger serve", "govledger serve --host 0.0.0.0 --port 8707 --max-body 32M"
+        ),
+    )
     _listen_options(p, port=8707)
     p.add_argument(
         "--max-body",
@@ -49,31 +56,69 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(handler=_serve)
 
-    p = sub.add_parser("mcp", help="the MCP server for agents (stdio; --http for streamable HTTP)")
+    p = sub.add_parser(
+        "mcp",
+        help="the MCP server for agents (stdio; --http for streamable HTTP)",
+        epilog=example("govledger mcp", "govledger mcp --http --port 8708"),
+    )
     p.add_argument("--http", action="store_true", help="streamable HTTP at /mcp instead of stdio")
     _listen_options(p, port=8708)
     p.set_defaults(handler=_mcp)
 
-    p = sub.add_parser("token", help="API tokens: add, list, revoke")
+    p = sub.add_parser(
+        "token",
+        help="API tokens: add, list, revoke",
+        epilog=example("govledger token add alice --role approver", "govledger token list"),
+    )
     verbs = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    add = verbs.add_parser("add", help="a new token (printed once; only its hash is kept)")
+    add = verbs.add_parser(
+        "add",
+        help="a new token (printed once; only its hash is kept)",
+        epilog=example("govledger token add orchestrator-1 --role orchestrator"),
+    )
     add.add_argument("name", help="who holds it: recorded as the user_id of their decisions")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="orchestrator (writes events, evaluates gates), approver (answers gates) or "
+        "auditor (reads)",
+    )
     add.set_defaults(handler=_token_add)
-    listing = verbs.add_parser("list", help="every token's name, role and dates (never a token)")
+    listing = verbs.add_parser(
+        "list",
+        help="every token's name, role and dates (never a token)",
+        epilog=example("govledger token list", "govledger token list -f json"),
+    )
     listing.set_defaults(handler=_token_list)
-    revoke = verbs.add_parser("revoke", help="revoke a token: refused from the next request on")
-    revoke.add_argument("name")
+    revoke = verbs.add_parser(
+        "revoke",
+        help="revoke a token: refused from the next request on",
+        epilog=example("govledger token revoke alice"),
+    )
+    revoke.add_argument("name", help="the token's name (as given to token add)")
     revoke.set_defaults(handler=_token_revoke)
 
-    p = sub.add_parser("pending", help="decisions awaiting a human, oldest first")
+    p = sub.add_parser(
+        "pending",
+        help="decisions awaiting a human, oldest first",
+        epilog=example("govledger pending", "govledger pending --limit 20 --after 1200 -f json"),
+    )
     p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     p.add_argument("--after", type=int, default=0, help="after this store position (paging)")
     p.set_defaults(handler=_duckdb_errors(_pending))
 
-    p = sub.add_parser("decide", help="a human answers a decision awaiting a human")
-    p.add_argument("decision_id")
-    p.add_argument("decision", choices=[d.value for d in Decision])
+    p = sub.add_parser(
+        "decide",
+        help="a human answers a decision awaiting a human",
+        epilog=example(
+            'govledger decide run-42.gate-7 approve --user alice --rationale "scope reviewed"'
+        ),
+    )
+    p.add_argument("decision_id", metavar="DECISION_ID", help="the decision awaiting a human")
+    p.add_argument(
+        "decision", choices=[d.value for d in Decision], help="the answer: approve, reject or defer"
+    )
     p.add_argument("--user", required=True, help="who decides (recorded as the 005's user_id)")
     p.add_argument("--rationale", default="", help="why")
     p.set_defaults(handler=_decide)

@@ -113,7 +113,7 @@ def collect(runtime: Runtime) -> dict[str, Any]:
         "policy": {
             "version": runtime.policy.version,
             "digest": runtime.policy.digest,
-            "source": config.policy_file or "builtin",
+            "source": config.policy_file or "the normative table of 2.6.8.12.2",
         },
     }
     document["next"] = _next(document)
@@ -139,7 +139,8 @@ def _next(d: dict[str, Any]) -> list[str]:  # noqa: C901 - one rule per line
     elif signing is None and d["store"]["kind"] != "memory" and (d["events"] or d["refusals"]):
         steps.append("govledger keygen, then govledger seal (nothing is sealed without a key)")
     elif unsealed:
-        steps.append("govledger seal (the " + " and ".join(unsealed) + " log has an unsealed tail)")
+        logs = " and ".join(unsealed) + (" logs have" if len(unsealed) > 1 else " log has")
+        steps.append(f"govledger seal (the {logs} an unsealed tail)")
     state = d["projection"]["state"]
     if state in ("missing", "empty") and d["events"]:
         steps.append("govledger project")
