@@ -415,6 +415,11 @@ def verify_pack(
         _Verifier(_read(Path(path)), key, report, previous).run()
     except _Failed as failed:
         report.failed = failed
+    except Exception as exc:  # noqa: BLE001 - a pack is hostile input: a failed check, never a traceback
+        done = report.checks[-1].check if report.checks else "zip"
+        report.failed = _Failed(
+            "format", None, f"after {done}: the pack is malformed ({type(exc).__name__}: {exc})"
+        )
     return report
 
 
@@ -566,16 +571,30 @@ class _Verifier:
         self.proven[name] = proven
         self.passed(check, f"{len(proven)} inclusion proofs verify against the checkpoint")
 
-    def check_tables(self) -> None:  # noqa: C901 - one check per table
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # noqa: PLC0415
+    def check_tables(self) -> None:
+        # Read with DuckDB, not pyarrow.parquet: pyarrow's Parquet reader can abort the
+        # process at exit (apache/arrow#34314), which would turn a pass into exit 134.
+        import duckdb  # noqa: PLC0415 - only this check reads Parquet
+
+        with tempfile.TemporaryDirectory(prefix="govledger-verify-") as work:
+            con = duckdb.connect()
+            try:
+                self._check_tables(con, Path(work))
+            finally:
+                con.close()
+
+    def _check_tables(self, con: Any, work: Path) -> None:  # noqa: C901 - one check per table
+        import duckdb  # noqa: PLC0415
 
         def rows(table: str) -> list[dict[str, Any]]:
             where = f"tables/{table}.parquet"
+            target = work / f"{table}.parquet"
+            target.write_bytes(self.file(where, "tables"))
             try:
-                return list(pq.read_table(io.BytesIO(self.file(where, "tables"))).to_pylist())
-            except _Failed:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any unreadable Parquet is a failed check
+                cursor = con.execute("SELECT * FROM read_parquet(?)", [str(target)])
+                names = [d[0] for d in cursor.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            except duckdb.Error as exc:
                 raise _Failed("tables", where, f"is not readable Parquet ({exc})") from None
 
         events = rows("events")
