@@ -405,6 +405,20 @@ class GovernanceLedger(Application[UUID]):
         with store_errors(self.config.store_label, "read"):
             return self.store.event_positions([e.lower() for e in event_ids])
 
+    def commit_times(self, start: int, stop: int) -> list[tuple[int, str]]:
+        """
+        (last position, recorded_at) of the commits holding positions ``start``..``stop``.
+        """
+        with store_errors(self.config.store_label, "read"):
+            return self.store.commit_times(start, stop)
+
+    def policy_records(self, digests: Sequence[str]) -> dict[str, stores.PolicyRecord]:
+        """
+        The gate policies the store keeps under these digests.
+        """
+        with store_errors(self.config.store_label, "read"):
+            return self.store.policy_records(digests) if digests else {}
+
     def commit_time(self, position: int) -> str | None:
         """
         When the store committed the event at ``position`` (UTC text), None if unknown.

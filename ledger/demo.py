@@ -20,6 +20,7 @@ import random
 import uuid
 from collections import Counter
 
+from ledger._repository import store_errors
 from ledger.application import GovernanceLedger
 from ledger.errors import ConfigurationError
 from ledger.stores import META_TABLE
@@ -165,7 +166,10 @@ def run_demo(ledger: GovernanceLedger, *, work_packets: int = 12, seed: int = 7)
 
 def _marks(ledger: GovernanceLedger) -> dict[str, str]:
     dialect = ledger.store.dialect
-    with ledger.store.transaction(commit=False) as c:
+    with (
+        store_errors(ledger.config.store_label, "read"),
+        ledger.store.transaction(commit=False) as c,
+    ):
         c.execute(
             f"SELECT key, value FROM {dialect.table(META_TABLE)} "
             f"WHERE key IN ({dialect.params(len(_MARKS))})",
@@ -186,7 +190,8 @@ def refuse_unless_demo(ledger: GovernanceLedger) -> None:
     tokens) or holds nothing but what earlier demo runs wrote.
     """
     tally = ledger.tally()
-    tokens = ledger.store.list_tokens()
+    with store_errors(ledger.config.store_label, "read"):
+        tokens = ledger.store.list_tokens()
     if not tally.events and not tally.refusals and not tokens:
         return
     marks = _marks(ledger)
@@ -212,11 +217,16 @@ def mark_demo(ledger: GovernanceLedger) -> None:
     """
     Record in the store how far the demo wrote (see the module's docstring).
     """
-    values = {"demo:events": str(ledger.max_position()), "demo:refusals": ""}
-    values["demo:refusals"] = str(ledger.tally().last_refusal)
+    values = {
+        "demo:events": str(ledger.max_position()),
+        "demo:refusals": str(ledger.tally().last_refusal),
+    }
     dialect = ledger.store.dialect
     table, p = dialect.table(META_TABLE), dialect.placeholder
-    with ledger.store.transaction(commit=True) as c:
+    with (
+        store_errors(ledger.config.store_label, "write"),
+        ledger.store.transaction(commit=True) as c,
+    ):
         for key, value in values.items():
             c.execute(f"DELETE FROM {table} WHERE key = {p}", [key])
             c.execute(f"INSERT INTO {table} (key, value) VALUES ({p}, {p})", [key, value])

@@ -146,7 +146,7 @@ def _journal_rows(ledger: Any, positions: list[int]) -> list[tuple[int, bytes]]:
 
 
 def _policies(ledger: Any, digests: list[str]) -> dict[str, bytes]:
-    kept = ledger.store.policy_records(digests) if digests else {}
+    kept = ledger.policy_records(digests)
     files: dict[str, bytes] = {}
     for digest in digests:
         if digest in kept:

@@ -278,7 +278,7 @@ def _positioned(position: int | None, recorded_at: str | None, state: bytes) -> 
 def _write_positioned(out: IO[bytes], ledger: Any, page: list[tuple[int, bytes]]) -> None:
     if not page:
         return
-    times = ledger.store.commit_times(page[0][0], page[-1][0])
+    times = ledger.commit_times(page[0][0], page[-1][0])
     i = 0
     for position, state in page:
         while i < len(times) and times[i][0] < position:

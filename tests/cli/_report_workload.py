@@ -10,8 +10,10 @@
 * four decisions awaiting a human with known ages (8 days, 4 days, 2 days, 5 hours);
 * ``ledger.demo.run_demo`` with a fixed seed (decisions stamped now).
 
-``add_refusal_journal`` creates the ``refusals`` table another change adds to the
-projection, with the columns it will have, and rows spread over the same weeks.
+``add_refusal_journal`` adds rows spread over the same weeks to the projection's
+``refusals`` table (creating it where a projection lacks it): the ledger stamps each
+refusal with its own time, so a journal spanning weeks can only be written into the
+projection. The demo's own refusals (stamped now) are real journal rows.
 """
 
 from __future__ import annotations
@@ -168,7 +170,8 @@ _CODES = ["invalid_schema", "sequence_violation", "forbidden_gate", "locked_halt
 
 def add_refusal_journal(con, now: datetime, *, seed: int = 5) -> None:
     """
-    The ``refusals`` table as the journal change defines it, with rows over the two weeks.
+    Rows over the two weeks in the projection's ``refusals`` table (positions far past the
+    journal's, so they never collide with a real row).
     """
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
     con.execute(

@@ -77,7 +77,7 @@ def test_summary_line_counts_every_outcome_on_stderr(tmp_path, capsys):
 def test_quiet_prints_nothing_on_stderr(tmp_path, capsys):
     """
     Issue 4: ``--quiet`` suppresses the progress bar and the summary; results still go out.
-    (Warnings, such as an unsealed store, are not progress and may still appear.)
+    (Since issue 14 it silences warnings too, such as an unsealed store.)
     """
     main(["--store", str(tmp_path / "l.db"), "ingest", "--quiet", str(_input(tmp_path))])
     captured = capsys.readouterr()
