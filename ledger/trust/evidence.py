@@ -172,10 +172,13 @@ def inclusion(cut: LogCut, entries: Iterable[tuple[int, bytes]]) -> bytes:
     ``proofs/<log>.json``: an inclusion proof of each (position, bytes) in ``cut``'s tree.
 
     Each entry must be the leaf the checkpoint sealed at its position (else
-    ``TamperDetectedError``: the store no longer holds what was signed).
+    ``TamperDetectedError``: the store no longer holds what was signed). One entry per
+    line, keys sorted: written as it is built, so a large period costs its bytes only.
     """
-    proofs = []
     size = cut.checkpoint.tree_size
+    out = io.BytesIO()
+    out.write(b'{"checkpoint": ' + orjson.dumps(cut.file) + b', "entries": [')
+    first = True
     for position, data in entries:
         index = cut.index_of.get(position)
         if index is None or cut.tree.leaf(index) != leaf_hash(data):
@@ -184,23 +187,24 @@ def inclusion(cut: LogCut, entries: Iterable[tuple[int, bytes]]) -> bytes:
                 f"checkpoint #{cut.seq} sealed (run govledger verify)"
             )
             raise TamperDetectedError(msg, position=position, field="position", rule="sealed")
-        proofs.append(
-            {
-                "position": position,
-                "leaf_index": index,
-                "entry": data.decode(),
-                "inclusion_path": [_b64(h) for h in cut.tree.inclusion_proof(index, size)],
-            }
+        out.write(b"\n" if first else b",\n")
+        first = False
+        out.write(
+            orjson.dumps(
+                {
+                    "entry": data.decode(),
+                    "inclusion_path": [_b64(h) for h in cut.tree.inclusion_proof(index, size)],
+                    "leaf_index": index,
+                    "position": position,
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
         )
-    return _json(
-        {
-            "format": PROOFS_FORMAT,
-            "log": cut.log.name,
-            "checkpoint": cut.file,
-            "tree_size": size,
-            "entries": proofs,
-        }
-    )
+    out.write(b"\n" if not first else b"")
+    out.write(b'], "format": ' + orjson.dumps(PROOFS_FORMAT))
+    out.write(b', "log": ' + orjson.dumps(cut.log.name))
+    out.write(b', "tree_size": ' + str(size).encode() + b"}\n")
+    return out.getvalue()
 
 
 def consistency(previous: Mapping[str, str], cuts: Mapping[str, LogCut], key: VerifierKey) -> bytes:
@@ -274,38 +278,43 @@ def _order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda n: (n not in (MANIFEST, SIGNATURE), n != MANIFEST, n))
 
 
-def pack_bytes(files: Mapping[str, bytes]) -> bytes:
-    """
-    The zip of ``files``: fixed order, fixed dates and modes, DEFLATE at level 9.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+def _zip(target: Any, files: Mapping[str, bytes]) -> None:
+    with zipfile.ZipFile(target, "w") as archive:
         for name in _order(files):
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, whatever the machine, so modes read the same
             info.external_attr = 0o644 << 16
             archive.writestr(info, files[name], compresslevel=9)
+
+
+def pack_bytes(files: Mapping[str, bytes]) -> bytes:
+    """
+    The zip of ``files``: fixed order, fixed dates and modes, DEFLATE at level 9.
+    """
+    buffer = io.BytesIO()
+    _zip(buffer, files)
     return buffer.getvalue()
 
 
 def write_pack(path: Path, files: Mapping[str, bytes]) -> int:
     """
-    Write the pack to ``path`` through a temporary file beside it; returns its size.
+    Write the pack (as ``pack_bytes`` makes it) to ``path`` through a temporary file beside
+    it; returns its size.
     """
-    data = pack_bytes(files)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "w+b") as handle:
+            _zip(handle, files)
             handle.flush()
             os.fsync(handle.fileno())
+            size = handle.tell()
         Path(temporary).chmod(0o644)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return len(data)
+    return size
 
 
 # --- reading and verifying ----------------------------------------------------------------
