@@ -129,14 +129,14 @@ def line(text: str, stream: Any = None) -> None:
         stream.write(text + "\n")
 
 
-def say(text: str, *, always: bool = False) -> None:
+def say(text: str, *, always: bool = False, prefix: str = "govledger: ") -> None:
     """
     One line for people on stderr, prefixed ``govledger:``; silent under ``--quiet``
     unless ``always`` (a failure explained, an interruption: never silenced).
     """
     if _console.quiet and not always:
         return
-    line(f"govledger: {text}")
+    line(f"{prefix}{text}")
 
 
 #: What to do next, by error code, when the message does not already say.
@@ -166,6 +166,10 @@ def _readable(error: LedgerError, verb: str) -> str:
     """
     where = f" {verb}" if verb else ""
     text = escape(" ".join(error.message.split()))
+    for said in (f"{verb}: ", f"{verb.rpartition(' ')[2]}: "):
+        if verb and text.startswith(said):  # "govledger demo: demo: ..." says it once
+            text = text.removeprefix(said)
+            break
     field = f", {error.field}" if error.field and error.field not in text else ""
     hint = _NEXT.get(error.code, "")
     if hint and "govledger " in text and error.code != "configuration_error":

@@ -211,8 +211,9 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     key = runtime.signing_key()
     if key is None and not runtime.config.is_memory:
         output.say(
-            "ingest: no signing key, the store is not sealed "
-            "(run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
+            "govledger ingest: no signing key, the store is not sealed "
+            "(run govledger keygen, or set GOVLEDGER_SIGNING_KEY)",
+            prefix="",
         )
     started = time.perf_counter()
     counts: Counter[str] = Counter()
@@ -227,10 +228,11 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     except KeyboardInterrupt:
         sys.stdout.flush()
         output.say(
-            f"ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
+            f"govledger ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
             f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected (each reported "
             "above); the batch in flight was not stored: run the same input again",
             always=True,
+            prefix="",
         )
         return 130
     elapsed = max(time.perf_counter() - started, 1e-9)

@@ -368,7 +368,7 @@ def test_the_progress_bar_knows_the_size_of_a_file_and_warnings_print_above_it(t
     assert "events/s" in final
     refused = "line 1501: rejected invalid_schema: line is not valid JSON"
     assert any(p.startswith(refused) and "%|" not in p for p in pieces), pieces
-    warning = "govledger: ingest: no signing key, the store is not sealed"
+    warning = "govledger ingest: no signing key, the store is not sealed"
     assert any(p.startswith(warning) for p in pieces)
     assert pieces[-1].startswith("govledger ingest: 3001 lines, 3000 accepted")
 
