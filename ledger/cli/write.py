@@ -312,11 +312,10 @@ def _demo(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.config.is_memory:
         print("(the store was in memory: it is gone now)")
         return 0
-    store = (
-        ""
-        if runtime.config.store == DEFAULT_STORE
-        else f" --store {_quoted(runtime.config.store_label)}"
+    default = not runtime.config.is_postgres and (
+        Path(runtime.config.store).resolve() == Path(DEFAULT_STORE).resolve()
     )
+    store = "" if default else f" --store {_quoted(runtime.config.store_label)}"
     steps = (
         ("status", "what the store and its projection hold"),
         ("audit summary", "decisions by gate type, automation level and status"),
