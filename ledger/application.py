@@ -28,7 +28,14 @@ from eventsourcing.utils import Environment, EnvType
 from ledger import _journal, _time, stores
 from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
 from ledger._guard import redact
-from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
+from ledger._plan import (
+    Binding,
+    GatePlan,
+    Step,
+    decision_created,
+    plan_gate,
+    plan_human_decision,
+)
 from ledger._replay import Replay, gate_replay, human_replay
 from ledger._repository import DecisionRepository, store_errors
 from ledger.artifacts import DecisionRecord
@@ -482,17 +489,20 @@ class GovernanceLedger(Application[UUID]):
                 field="automation_level",
                 rule="enum",
             ) from None
-        plan = plan_gate(
-            self.policy,
-            gate_type=gate_type,
-            level=level,
-            decision=decision,
-            confidence=confidence,
-            rationale=rationale,
-            evidence_refs=evidence_refs,
-            model_id=model_id,
-            actor=actor,
-        )
+        def planned(policy: GatePolicy) -> GatePlan:
+            return plan_gate(
+                policy,
+                gate_type=gate_type,
+                level=level,
+                decision=decision,
+                confidence=confidence,
+                rationale=rationale,
+                evidence_refs=evidence_refs,
+                model_id=model_id,
+                actor=actor,
+            )
+
+        plan = planned(self.policy)
         binding = Binding(
             decision_id or str(uuid.uuid4()),
             gate_type,
@@ -512,17 +522,7 @@ class GovernanceLedger(Application[UUID]):
             agg = None if decision_id is None else self.gate(decision_id)
             if agg is None:
                 raise
-            again = plan_gate(
-                agg.policy,
-                gate_type=gate_type,
-                level=level,
-                decision=decision,
-                confidence=confidence,
-                rationale=rationale,
-                evidence_refs=evidence_refs,
-                model_id=model_id,
-                actor=actor,
-            )
+            again = planned(agg.policy)
             replay = gate_replay(agg.history, agg.policy, binding, again.steps)
             return _replayed(binding.decision_id, replay, again.outcome)
 
