@@ -468,6 +468,7 @@ class GovernanceLedger(Application[UUID]):
             "evaluate_gate",
             gate_type=gate_type,
             automation_level=automation_level,
+            decision=decision,  # quoted in a LOCKED halt's rationale: text, never an object
             decision_id=decision_id,
             rationale=rationale,
             optional=("decision_id",),
@@ -489,6 +490,7 @@ class GovernanceLedger(Application[UUID]):
                 field="automation_level",
                 rule="enum",
             ) from None
+
         def planned(policy: GatePolicy) -> GatePlan:
             return plan_gate(
                 policy,

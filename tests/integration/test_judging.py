@@ -488,3 +488,17 @@ def test_audit_attribution_lists_decisions_closed_by_unattributed_steps(store_co
     listed = {r["decision_id"]: r["unattributed"] for r in orjson.loads(capsys.readouterr().out)}
     assert listed == {"gd-auto-spec": "auto_signature", "gd-human-refine": "human_step"}
     assert named.decision_id not in listed
+
+
+def test_a_deeply_nested_decision_is_refused_by_type_even_under_locked(store_config):
+    """
+    Issue 11 (no tracebacks) through the command API: a LOCKED halt quotes the proposed
+    decision in its rationale, so a non-text decision is refused before it is quoted.
+    """
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with bootstrap(store_config).ledger() as ledger:
+        with pytest.raises(InvalidSchemaError) as info:
+            ledger.evaluate_gate("CloudEscalation", "WP-1", "LOCKED", nested, 0.5)
+    assert (info.value.field, info.value.rule) == ("decision", "type")
