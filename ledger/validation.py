@@ -132,10 +132,7 @@ def normalise(event: Any) -> ValidatedFR:
         raise InvalidSchemaError("event: field 'type' is required", field="type", rule="required")
     event_type = lookup(event["type"]).event_type
     _check_spellings(event, event_type)
-    try:
-        _schemas.validator(event_type)(event)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise _schemas.shape_error(exc, event, event_type) from None
+    _check_shape(event, event_type)
     _schemas.check_finite(event.get("confidence"), "confidence", event_type)
     # Refs, not payloads (11.5.4): every string the ledger would store, in every field.
     field = _guard.credential_field(event)
@@ -156,6 +153,25 @@ def normalise(event: Any) -> ValidatedFR:
     # these bytes (measured: 6 KiB per event before the copy, ~0.5 KiB after).
     out.canonical = memoryview(canonical_bytes(out)).tobytes()
     return out
+
+
+def _check_shape(event: dict[str, Any], event_type: str) -> None:
+    """
+    The type's schema: decided by its flat form, a refusal explained by the layered one.
+
+    Both are compiled from the same files and accept the same events
+    (tests/unit/test_flat_schemas.py); the layered validator tries the keywords in the
+    order the field and rule of every refusal have always been named by.
+    """
+    try:
+        _schemas.flat_validator(event_type)(event)
+    except fastjsonschema.JsonSchemaValueException as flat:
+        try:
+            _schemas.validator(event_type)(event)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise _schemas.shape_error(exc, event, event_type) from None
+        # Never reached while the two agree; if they did not, the stricter answer stands.
+        raise _schemas.shape_error(flat, event, event_type) from None
 
 
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
