@@ -21,8 +21,8 @@ from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, Recording
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import _journal, _time, stores
@@ -272,22 +272,37 @@ class GovernanceLedger(Application[UUID]):
         ``Application.save`` for events already collected, in input order; their positions.
 
         The library's ``save`` collects events from what it is given, checking each
-        object against runtime Protocols (~9 us per event, more than judging it);
-        this hands it the collected events and takes the rest of its path unchanged:
-        record through the mapper and recorder in one transaction, snapshots, notify.
-        ``tests/integration/test_repository.py`` checks it stores what ``save`` stores.
+        object against runtime Protocols (~9 us per event, more than judging it), and its
+        ``EventStore.put`` builds a ``Notification`` and a ``Recording`` per event for
+        ``_notify``, which this application does not override (and snapshots are refused):
+        this maps the collected events through the validating mapper and hands them to the
+        store in one transaction, the rest of ``put``'s path unchanged; recordings are
+        built only for a subclass that listens. ``tests/integration/test_repository.py``
+        checks it stores what ``save`` stores.
         """
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(events)
         # Written by the store in the same transaction (the library hands save's keyword
         # arguments to the recorder): the policy the new decisions were judged under, and
         # the refusal journal's records.
-        processing.saved_kwargs.update(policy=self._policy_record, refusals=refusals)
+        to_stored = self.mapper.to_stored_event
         with store_errors(self.config.store_label, "write to", nothing_stored=True):
-            recordings: list[Recording[UUID]] = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return [recording.notification.id for recording in recordings]
+            stored = [to_stored(event) for event in events]
+            positions = self.store.insert_events(
+                stored, policy=self._policy_record, refusals=refusals
+            )
+        positions = list(positions or ())
+        if type(self)._notify is not Application._notify:  # noqa: SLF001 - a subclass listens
+            self._notify(
+                [
+                    Recording(
+                        event,
+                        Notification(
+                            s.originator_id, s.originator_version, s.topic, s.state, position
+                        ),
+                    )
+                    for event, s, position in zip(events, stored, positions, strict=True)
+                ]
+            )
+        return positions
 
     # --- reading ---------------------------------------------------------------------
 

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import gc
 import itertools
+import multiprocessing
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from typing import Any
 
 import orjson
 
 from ledger._guard import is_credential_shaped
+from ledger._schemas import EVENT_SCHEMAS, flat_validator, validator
 from ledger.application import ACCEPTED, REJECTED, GovernanceLedger
 from ledger.errors import InvalidSchemaError, LedgerError
 from ledger.gate import check_event_alone
 from ledger.policy import BUILTIN, GatePolicy
-from ledger.validation import normalise
+from ledger.validation import ValidatedFR, normalise, normalise_parsed, revive
 
 __all__ = ["LineResult", "bulk_gc", "ingest_lines", "validate_lines"]
 
@@ -91,31 +98,139 @@ def ingest_lines(
     *,
     batch_size: int | None = None,
     entry_point: str = "ingest",
+    workers: int = 0,
 ) -> Iterator[LineResult]:
     """
     Ingest JSON Lines into ``ledger``; yield each line's result after it is durable.
 
     Refused lines are recorded in the refusal journal with ``entry_point`` and the
     SHA-256 of the line as it arrived.
+
+    ``workers``: processes that parse and judge each line alone (shape, bounds, the
+    credential guard) ahead of this one, so that a second core works while this process
+    judges events against their decisions and stores them (one writer, in input order).
+    At most ``workers + 2`` batches are ahead at any time. With 0, or when the input fits
+    in one batch, every line is judged in this process. Results, rules and durability are
+    the same either way.
     """
     size = batch_size or ledger.config.batch_size
     numbered = enumerate(lines, start=1)
-    while batch := list(itertools.islice(numbered, size)):
-        parsed = [_parse(raw) for _, raw in batch]
+    batches = iter(lambda: list(itertools.islice(numbered, size)), [])
+    for batch, alone in _judged_alone(batches, workers):
         results = ledger.append(
-            [obj for obj, _ in parsed],
+            [item for _, item in alone],
             entry_point=entry_point,
             submitted=[
                 raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
                 for _, raw in batch
             ],
         )
-        for (number, _), (_, shown), result in zip(batch, parsed, results, strict=True):
+        for (number, _), (shown, _), result in zip(batch, alone, results, strict=True):
             if result.status == ACCEPTED:
                 yield LineResult(number, shown, ACCEPTED)
             else:
                 assert result.error is not None  # noqa: S101 - refused results carry their error
                 yield LineResult.failed(number, shown, result.error, result.status)
+
+
+_Batch = list[tuple[int, bytes | str]]
+#: Per line: the event_id to echo, and the event judged alone (or the parsed input that
+#: ``GovernanceLedger.append`` will refuse with the exact error, or the parse error).
+_Alone = list[tuple[str | None, Any]]
+
+
+def _alone(raw: bytes | str) -> tuple[str | None, Any]:
+    """
+    One line parsed and judged on its own, in this process.
+    """
+    obj, shown = _parse(raw)
+    if isinstance(obj, LedgerError):
+        return shown, obj
+    try:
+        return shown, normalise_parsed(obj)
+    except LedgerError:
+        # ``append`` judges the parsed input again and refuses it with this very error,
+        # while the refusal journal reads the event_id and decision_id from the input.
+        return shown, obj
+
+
+def _alone_remote(lines: list[bytes | str]) -> list[tuple[str | None, bytes | None]]:
+    """
+    In a worker process: each line's event_id to echo and its judged bytes (None: refused).
+    """
+    out: list[tuple[str | None, bytes | None]] = []
+    for raw in lines:
+        shown, judged = _alone(raw)
+        out.append((shown, judged.canonical if isinstance(judged, ValidatedFR) else None))
+    return out
+
+
+def _from_remote(batch: _Batch, remote: list[tuple[str | None, bytes | None]]) -> _Alone:
+    alone: _Alone = []
+    for (_, raw), (shown, canonical) in zip(batch, remote, strict=True):
+        # A refused line is parsed again here: append refuses it with the same error.
+        alone.append((shown, revive(canonical)) if canonical is not None else _alone(raw))
+    return alone
+
+
+def _judged_alone(batches: Iterator[_Batch], workers: int) -> Iterator[tuple[_Batch, _Alone]]:
+    """
+    Each batch with its lines judged alone, in input order: here, or in worker processes.
+    """
+    first = next(batches, None)
+    second = next(batches, None) if first is not None and workers > 0 else None
+    if first is None or second is None:
+        # Nothing to overlap (or no workers asked for): no process is started.
+        for batch in itertools.chain([first] if first is not None else [], batches):
+            yield batch, [_alone(raw) for _, raw in batch]
+        return
+    ahead: deque[tuple[_Batch, Future[list[tuple[str | None, bytes | None]]]]] = deque()
+    with ProcessPoolExecutor(
+        workers, mp_context=_worker_context(), initializer=_worker_start
+    ) as pool:
+        try:
+            for batch in itertools.chain([first, second], batches):
+                ahead.append((batch, pool.submit(_alone_remote, [raw for _, raw in batch])))
+                if len(ahead) > workers + 1:
+                    yield _finish(*ahead.popleft())
+            while ahead:
+                yield _finish(*ahead.popleft())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish(
+    batch: _Batch, future: Future[list[tuple[str | None, bytes | None]]]
+) -> tuple[_Batch, _Alone]:
+    try:
+        return batch, _from_remote(batch, future.result())
+    except BrokenProcessPool:
+        # The worker died (killed, out of memory): judge this batch here instead. Nothing
+        # of it was stored; the batches after it fail the same way and are judged here too.
+        return batch, [_alone(raw) for _, raw in batch]
+
+
+def _worker_context() -> BaseContext:
+    # fork starts a worker at once, with the compiled schemas and guard already in memory;
+    # it is safe while this process runs one thread (the child only judges lines). With
+    # other threads about (a PostgreSQL pool), a fresh interpreter is started instead.
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        _compile()  # the validators and the guard, once, before forking
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _compile() -> None:
+    for event_type in EVENT_SCHEMAS:
+        flat_validator(event_type)
+        validator(event_type)
+    is_credential_shaped("")
+
+
+def _worker_start() -> None:
+    # A worker judges batch after batch and keeps nothing: young collections are rare work.
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
 
 
 @contextmanager

@@ -40,6 +40,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--no-results", action="store_true", help="do not print one result line per input line"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="processes that parse and validate ahead of the writer (0: none; default 1)",
+    )
     p.set_defaults(handler=_ingest)
 
     p = sub.add_parser("events", help="stored events as JSON Lines, in store order")
@@ -101,6 +106,10 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         msg = "--batch-size must be at least 1"
         raise ConfigurationError(msg, field="batch_size", rule="minimum")
+    if args.workers is not None and args.workers < 0:
+        msg = "--workers must be at least 0"
+        raise ConfigurationError(msg, field="workers", rule="minimum")
+    workers = runtime.config.ingest_workers if args.workers is None else args.workers
     # Before anything is stored: a misconfigured key must not silently leave a run unsealed.
     key = runtime.signing_key()
     if key is None and not runtime.config.is_memory:
@@ -111,7 +120,7 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
         )
     started = time.perf_counter()
     with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
-        results = ingest_lines(ledger, _lines(handle), batch_size=args.batch_size)
+        results = ingest_lines(ledger, _lines(handle), batch_size=args.batch_size, workers=workers)
         if key is not None:
             results = autoseal(ledger, key, results, every=runtime.config.seal_every)
         shown = progress(results, enabled=not args.quiet and sys.stderr.isatty())
