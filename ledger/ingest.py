@@ -8,16 +8,22 @@ size of the input: nothing but the current batch is held.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import itertools
 import multiprocessing
+import os
+import queue
+import signal
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -184,36 +190,128 @@ def _judged_alone(batches: Iterator[_Batch], workers: int) -> Iterator[tuple[_Ba
         for batch in itertools.chain([first] if first is not None else [], batches):
             yield batch, [_alone(raw) for _, raw in batch]
         return
-    ahead: deque[tuple[_Batch, Future[list[tuple[str | None, bytes | None]]]]] = deque()
-    with ProcessPoolExecutor(
-        workers, mp_context=_worker_context(), initializer=_worker_start
-    ) as pool:
-        try:
-            for batch in itertools.chain([first, second], batches):
-                ahead.append((batch, pool.submit(_alone_remote, [raw for _, raw in batch])))
-                if len(ahead) > workers + 1:
-                    yield _finish(*ahead.popleft())
-            while ahead:
-                yield _finish(*ahead.popleft())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _finish(
-    batch: _Batch, future: Future[list[tuple[str | None, bytes | None]]]
-) -> tuple[_Batch, _Alone]:
+    pool = [_Worker(_worker_context()) for _ in range(workers)]
+    # Batch n goes to worker n % workers; each worker has at most 2 batches ahead of the
+    # one being stored, so memory stays bounded whatever the input's size.
+    ahead: deque[tuple[_Batch, _Worker]] = deque()
     try:
-        return batch, _from_remote(batch, future.result())
-    except BrokenProcessPool:
-        # The worker died (killed, out of memory): judge this batch here instead. Nothing
-        # of it was stored; the batches after it fail the same way and are judged here too.
-        return batch, [_alone(raw) for _, raw in batch]
+        for n, batch in enumerate(itertools.chain([first, second], batches)):
+            worker = pool[n % workers]
+            worker.submit([raw for _, raw in batch])
+            ahead.append((batch, worker))
+            if len(ahead) > 2 * workers:
+                yield _finish(*ahead.popleft())
+        while ahead:
+            yield _finish(*ahead.popleft())
+    finally:
+        for worker in pool:
+            worker.close()
+
+
+def _finish(batch: _Batch, worker: _Worker) -> tuple[_Batch, _Alone]:
+    remote = worker.result()
+    if remote is not None:
+        return batch, _from_remote(batch, remote)
+    # The worker died (killed, out of memory): this batch is judged here instead. Nothing
+    # of it was stored, and nothing is judged twice: a worker only ever judges alone.
+    return batch, [_alone(raw) for _, raw in batch]
+
+
+class _Worker:
+    """
+    One process judging lines alone, fed batches over its own pipe, answering in order.
+
+    Each side closes the other's end of the pipe, so the death of either is an end of
+    file to the other (never a read that waits for ever); a worker that died answers
+    None from then on, and the caller judges those batches itself.
+    """
+
+    def __init__(self, context: BaseContext) -> None:
+        ours, theirs = context.Pipe(duplex=True)
+        self._conn: Connection | None = ours
+        self._pending = 0
+        self._process = context.Process(  # type: ignore[attr-defined]
+            target=_worker_main,
+            args=(theirs, ours, os.getpid()),
+            name="govledger-ingest-worker",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+
+    def submit(self, lines: list[bytes | str]) -> None:
+        self._pending += 1
+        if self._conn is None:
+            return
+        try:
+            self._conn.send(lines)
+        except (OSError, EOFError):
+            self._died()
+
+    def result(self) -> list[tuple[str | None, bytes | None]] | None:
+        self._pending -= 1
+        if self._conn is None:
+            return None
+        try:
+            answer: list[tuple[str | None, bytes | None]] = self._conn.recv()
+        except (OSError, EOFError):
+            self._died()
+            return None
+        return answer
+
+    def _died(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(None)  # no more batches: the worker ends
+            self._conn.close()
+            self._conn = None
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _worker_main(conn: Connection, parents: Connection, parent: int) -> None:
+    """
+    A worker process: read batches, answer each in order, until told to stop or orphaned.
+    """
+    parents.close()  # only the ingesting process keeps its end: its death is our EOF
+    _die_with(parent)
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
+    # A reader thread takes batches off the pipe as they come, so the ingesting process
+    # never waits to hand one over while this one is sending an answer back (and at most
+    # the few batches it has ahead wait here).
+    tasks: queue.SimpleQueue[list[bytes | str] | None] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                lines = conn.recv()
+                tasks.put(lines)
+                if lines is None:
+                    return
+        except (OSError, EOFError):
+            tasks.put(None)
+
+    threading.Thread(target=read, name="govledger-worker-reader", daemon=True).start()
+    while (lines := tasks.get()) is not None:
+        try:
+            conn.send(_alone_remote(lines))
+        except (OSError, EOFError):
+            return
 
 
 def _worker_context() -> BaseContext:
     # fork starts a worker at once, with the compiled schemas and guard already in memory;
-    # it is safe while this process runs one thread (the child only judges lines). With
-    # other threads about (a PostgreSQL pool), a fresh interpreter is started instead.
+    # it is safe while this process runs one Python thread (the child only judges lines,
+    # and touches no connection or lock of this one). With other threads about (a
+    # PostgreSQL pool), a fresh interpreter is started instead.
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         _compile()  # the validators and the guard, once, before forking
         return multiprocessing.get_context("fork")
@@ -227,10 +325,28 @@ def _compile() -> None:
     is_credential_shaped("")
 
 
-def _worker_start() -> None:
-    # A worker judges batch after batch and keeps nothing: young collections are rare work.
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 10)
+def _die_with(parent: int) -> None:
+    # A forked worker holds both ends of its task queue, so it never reads an end of input
+    # when its parent dies: Linux ends it at once (PR_SET_PDEATHSIG); elsewhere, and for a
+    # parent that died before that was set, a watchdog thread looks every half second.
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="govledger-worker-watchdog", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 @contextmanager
