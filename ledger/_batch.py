@@ -53,6 +53,17 @@ class Judged:
     pending: list[ev.GovEvent] = field(default_factory=list)
     touched: dict[UUID, GateEvaluation] = field(default_factory=dict)
 
+    @property
+    def written(self) -> dict[str, bytes]:
+        """
+        The judged bytes of the pending events, by lower-case event_id (while they are held).
+        """
+        return {
+            event.fr["event_id"].lower(): event.fr.canonical
+            for event in self.pending
+            if isinstance(event.fr, ValidatedFR) and hasattr(event.fr, "canonical")
+        }
+
     def acknowledged(self, positions: Sequence[int]) -> list[AppendResult]:
         """
         The results, once the pending events are stored at ``positions``.

@@ -15,6 +15,7 @@ import functools
 import reprlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
@@ -78,6 +79,18 @@ class GateOutcome:
         LOCKED failed closed: the workflow must stop here (2.6.8.12.6.1).
         """
         return self.status == "halted"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """
+    A judged batch whose commit is in flight.
+    """
+
+    items: list[Any]
+    submitted: list[bytes | None]
+    outcome: Judged
+    future: Future[list[int]]
 
 
 _Command = TypeVar("_Command", bound=Callable[..., GateOutcome])
@@ -242,6 +255,150 @@ class GovernanceLedger(Application[UUID]):
         for oid, aggregate in outcome.touched.items():
             self.decisions.remember(oid, aggregate)
         return outcome.acknowledged(positions)
+
+    def append_batches(
+        self,
+        batches: Iterable[tuple[Sequence[Any], Sequence[bytes | None]]],
+        *,
+        entry_point: str | None = None,
+    ) -> Iterator[list[AppendResult]]:
+        """
+        ``append`` for a stream of batches ((events, submitted bytes) each), one result
+        list per batch, in order, each yielded only after its transaction committed.
+
+        The same judging, rules, journal and durability as ``append`` batch after batch;
+        but while one batch commits (the fsync, or a PostgreSQL round trip, with the GIL
+        released), the next is already judged against the decisions as that commit leaves
+        them. It is written only once the commit before it returned; if that commit
+        fails, nothing judged on top of it is stored or acknowledged.
+        """
+        where = entry_point or _journal.ENTRY_POINT.get() or "append"
+        committer = ThreadPoolExecutor(1, thread_name_prefix="govledger-commit")
+        ahead: _Ahead | None = None
+        try:
+            for events, submitted in batches:
+                items, raw = list(events), list(submitted)
+                try:
+                    outcome, refusals = self._judge_once(items, raw, where, ahead)
+                except IntegrityError:  # pragma: no cover - judging reads, never writes
+                    outcome, refusals = None, []
+                if ahead is not None:
+                    done, ahead = ahead, None
+                    results = self._committed(done, also_forget=outcome)
+                    if results is None:  # a writer got there first: both again, in order
+                        yield self._append(
+                            done.items, atomic=False, entry_point=where, submitted=done.submitted
+                        )
+                        outcome = None
+                    else:
+                        yield results
+                if outcome is None:
+                    yield self._append(items, atomic=False, entry_point=where, submitted=raw)
+                    continue
+                try:
+                    finish = self._write(outcome, refusals)
+                except IntegrityError:
+                    self.decisions.forget()
+                    yield self._append(items, atomic=False, entry_point=where, submitted=raw)
+                    continue
+                except BaseException:
+                    self.decisions.forget(outcome.touched)
+                    raise
+                ahead = _Ahead(items, raw, outcome, committer.submit(self._durable, finish))
+            if ahead is not None:
+                done, ahead = ahead, None
+                results = self._committed(done)
+                yield (
+                    results
+                    if results is not None
+                    else self._append(
+                        done.items, atomic=False, entry_point=where, submitted=done.submitted
+                    )
+                )
+        finally:
+            if ahead is not None:
+                # Stopped early: wait for the commit in flight, and keep the cache true.
+                self._committed(ahead, quiet=True)
+            committer.shutdown(wait=True)
+
+    def _judge_once(
+        self,
+        items: list[Any],
+        submitted: list[bytes | None],
+        entry_point: str,
+        ahead: _Ahead | None,
+    ) -> tuple[Judged, list[stores.RefusalRecord]]:
+        """
+        ``_append_once``'s judging, as the batch ``ahead`` (still committing) leaves things:
+        its event_ids count as stored and its decisions as it left them.
+        """
+        judged = prepare(items)
+        candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
+        keys = [fr["event_id"].lower() for fr in candidates]
+        oids = {aggregate_id(fr["decision_id"]) for fr in candidates}
+        in_flight = ahead.outcome if ahead is not None else None
+        stored = self.decisions.stored_event_ids(keys)
+        if in_flight is not None:
+            written = in_flight.written
+            stored.update((key, written[key]) for key in keys if key in written)
+            aggregates = self.decisions.load(oids - in_flight.touched.keys())
+            aggregates.update(
+                (oid, in_flight.touched[oid]) for oid in oids if oid in in_flight.touched
+            )
+        else:
+            aggregates = self.decisions.load(oids)
+        outcome = Judged()
+        try:
+            judge(judged, stored, aggregates, self.policy, atomic=False, into=outcome)
+            refusals = self._refusals(outcome, items, submitted, entry_point)
+        except BaseException:
+            self.decisions.forget(outcome.touched)
+            raise
+        return outcome, refusals
+
+    def _write(
+        self, outcome: Judged, refusals: Sequence[stores.RefusalRecord]
+    ) -> Callable[[], Sequence[int]]:
+        """
+        Map and write a judged batch (``EventStore.write_events``); the call that commits it.
+        """
+        if not outcome.pending and not refusals:
+            return list
+        to_stored = self.mapper.to_stored_event
+        with store_errors(self.config.store_label, "write to", nothing_stored=True):
+            stored = [to_stored(event) for event in outcome.pending]
+            return self.store.write_events(stored, policy=self._policy_record, refusals=refusals)
+
+    def _durable(self, finish: Callable[[], Sequence[int]]) -> list[int]:
+        with store_errors(self.config.store_label, "write to", nothing_stored=True):
+            return list(finish())
+
+    def _committed(
+        self, done: _Ahead, *, also_forget: Judged | None = None, quiet: bool = False
+    ) -> list[AppendResult] | None:
+        """
+        The results of ``done`` once its commit returned; None if a concurrent writer made
+        it collide (nothing stored: judge it again). On any failure, the decisions it and
+        ``also_forget`` (judged on top of it) touched are forgotten.
+        """
+        try:
+            positions = done.future.result()
+        except IntegrityError:
+            self.decisions.forget()
+            return None
+        except BaseException:
+            self.decisions.forget(done.outcome.touched)
+            if also_forget is not None:
+                self.decisions.forget(also_forget.touched)
+            if quiet:
+                return None
+            raise
+        for event in done.outcome.pending:
+            if isinstance(event.fr, ValidatedFR):
+                event.fr.release()
+        for oid, aggregate in done.outcome.touched.items():
+            self.decisions.remember(oid, aggregate)
+        return done.outcome.acknowledged(positions)
 
     @staticmethod
     def _refusals(

@@ -122,15 +122,23 @@ def ingest_lines(
     size = batch_size or ledger.config.batch_size
     numbered = enumerate(lines, start=1)
     batches = iter(lambda: list(itertools.islice(numbered, size)), [])
-    for batch, alone in _judged_alone(batches, workers):
-        results = ledger.append(
-            [item for _, item in alone],
-            entry_point=entry_point,
-            submitted=[
-                raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-                for _, raw in batch
-            ],
-        )
+    # append_batches judges one batch ahead while the one before commits: the batches it
+    # has taken and not yet answered wait here (two at most).
+    waiting: deque[tuple[_Batch, _Alone]] = deque()
+
+    def feed() -> Iterator[tuple[list[Any], list[bytes | None]]]:
+        for batch, alone in _judged_alone(batches, workers):
+            waiting.append((batch, alone))
+            yield (
+                [item for _, item in alone],
+                [
+                    raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+                    for _, raw in batch
+                ],
+            )
+
+    for results in ledger.append_batches(feed(), entry_point=entry_point):
+        batch, alone = waiting.popleft()
         for (number, _), (shown, _), result in zip(batch, alone, results, strict=True):
             if result.status == ACCEPTED:
                 yield LineResult(number, shown, ACCEPTED)
