@@ -75,13 +75,17 @@ class Judged:
         ]
 
 
-def prepare(items: Sequence[Any]) -> list[ValidatedFR | LedgerError]:
+def prepare(items: Sequence[Any], *, fresh: bool = False) -> list[ValidatedFR | LedgerError]:
     """
     Each item judged alone: its normalised form, or why it was refused.
+
+    ``fresh``: the caller made every ``ValidatedFR`` among ``items`` itself, just now, and
+    shares none of them (``ledger.ingest``), so they are taken as judged without encoding
+    them again here; the mapper still checks each against its judged bytes before storing.
     """
     judged: list[ValidatedFR | LedgerError] = []
     for item in items:
-        if isinstance(item, LedgerError):
+        if isinstance(item, LedgerError) or (fresh and type(item) is ValidatedFR):
             judged.append(item)
             continue
         try:

@@ -261,6 +261,7 @@ class GovernanceLedger(Application[UUID]):
         batches: Iterable[tuple[Sequence[Any], Sequence[bytes | None]]],
         *,
         entry_point: str | None = None,
+        fresh: bool = False,
     ) -> Iterator[list[AppendResult]]:
         """
         ``append`` for a stream of batches ((events, submitted bytes) each), one result
@@ -271,6 +272,10 @@ class GovernanceLedger(Application[UUID]):
         released), the next is already judged against the decisions as that commit leaves
         them. It is written only once the commit before it returned; if that commit
         fails, nothing judged on top of it is stored or acknowledged.
+
+        ``fresh``: every ``ValidatedFR`` in the batches was made by the caller for this call
+        and is held by nobody else (``ingest_lines``): it is not encoded again to check it
+        before judging (the mapper still checks it before it is stored).
         """
         where = entry_point or _journal.ENTRY_POINT.get() or "append"
         committer = ThreadPoolExecutor(1, thread_name_prefix="govledger-commit")
@@ -279,7 +284,7 @@ class GovernanceLedger(Application[UUID]):
             for events, submitted in batches:
                 items, raw = list(events), list(submitted)
                 try:
-                    outcome, refusals = self._judge_once(items, raw, where, ahead)
+                    outcome, refusals = self._judge_once(items, raw, where, ahead, fresh=fresh)
                 except IntegrityError:  # pragma: no cover - judging reads, never writes
                     outcome, refusals = None, []
                 if ahead is not None:
@@ -327,15 +332,17 @@ class GovernanceLedger(Application[UUID]):
         submitted: list[bytes | None],
         entry_point: str,
         ahead: _Ahead | None,
+        *,
+        fresh: bool = False,
     ) -> tuple[Judged, list[stores.RefusalRecord]]:
         """
         ``_append_once``'s judging, as the batch ``ahead`` (still committing) leaves things:
         its event_ids count as stored and its decisions as it left them.
         """
-        judged = prepare(items)
+        judged = prepare(items, fresh=fresh)
         candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
         keys = [fr["event_id"].lower() for fr in candidates]
-        oids = {aggregate_id(fr["decision_id"]) for fr in candidates}
+        oids = {aggregate_id(d) for d in {fr["decision_id"] for fr in candidates}}
         in_flight = ahead.outcome if ahead is not None else None
         stored = self.decisions.stored_event_ids(keys)
         if in_flight is not None:

@@ -30,7 +30,6 @@ from typing import Any
 import orjson
 
 from ledger._guard import is_credential_shaped
-from ledger._schemas import EVENT_SCHEMAS, flat_validator, validator
 from ledger.application import ACCEPTED, REJECTED, GovernanceLedger
 from ledger.errors import InvalidSchemaError, LedgerError
 from ledger.gate import check_event_alone
@@ -137,7 +136,7 @@ def ingest_lines(
                 ],
             )
 
-    for results in ledger.append_batches(feed(), entry_point=entry_point):
+    for results in ledger.append_batches(feed(), entry_point=entry_point, fresh=True):
         batch, alone = waiting.popleft()
         for (number, _), (shown, _), result in zip(batch, alone, results, strict=True):
             if result.status == ACCEPTED:
@@ -316,21 +315,13 @@ def _worker_main(conn: Connection, parents: Connection, parent: int) -> None:
 
 
 def _worker_context() -> BaseContext:
-    # fork starts a worker at once, with the compiled schemas and guard already in memory;
-    # it is safe while this process runs one Python thread (the child only judges lines,
-    # and touches no connection or lock of this one). With other threads about (a
-    # PostgreSQL pool), a fresh interpreter is started instead.
+    # fork starts a worker at once (it compiles the schemas and the guard itself, while
+    # this process goes on); it is safe while this process runs one Python thread (the
+    # child only judges lines, and touches no connection or lock of this one). With other
+    # threads about (a PostgreSQL pool), a fresh interpreter is started instead.
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        _compile()  # the validators and the guard, once, before forking
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
-
-
-def _compile() -> None:
-    for event_type in EVENT_SCHEMAS:
-        flat_validator(event_type)
-        validator(event_type)
-    is_credential_shaped("")
 
 
 def _die_with(parent: int) -> None:
