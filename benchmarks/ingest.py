@@ -77,7 +77,7 @@ def _run(argv: list[str]) -> float:
     Wall seconds of ``argv`` as a whole process (exit 0, or 1 for refused lines).
     """
     env = {**os.environ, "PYTHONPATH": str(_ROOT)}
-    env = {k: v for k, v in env.items() if k not in ("GOVLEDGER_SIGNING_KEY",)}
+    env = {k: v for k, v in env.items() if k != "GOVLEDGER_SIGNING_KEY"}
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, check=False)
