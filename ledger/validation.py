@@ -151,8 +151,16 @@ def revive(canonical: bytes) -> ValidatedFR:
     bytes it judged. Parsing them again gives the same content, which encodes to the same
     bytes (the mapper checks that before storing). Never for bytes from anywhere else.
     """
-    out = ValidatedFR(orjson.loads(canonical), _TOKEN)
+    out = _made(orjson.loads(canonical))
     out.canonical = canonical
+    return out
+
+
+def _made(event: dict[str, Any]) -> ValidatedFR:
+    # ``ValidatedFR(event, _TOKEN)`` without its two Python-level constructor calls (this
+    # module is the only maker; measured ~0.4 us per event at ingestion rates).
+    out: ValidatedFR = dict.__new__(ValidatedFR)
+    dict.update(out, event)
     return out
 
 
@@ -176,7 +184,7 @@ def _judge(event: dict[str, Any]) -> ValidatedFR:
             rule="no_credentials",
             event_type=event_type,
         )
-    out = ValidatedFR(event, _TOKEN)
+    out = _made(event)
     legacy = LEGACY_LEVELS.get(out["automation_level"])
     if legacy is not None:
         dict.__setitem__(out, "automation_level", legacy.value)
