@@ -67,8 +67,9 @@ def events_of(call: dict[str, Any]) -> int:
     """
     How many events ``evaluate_gate`` records for ``call`` (by the gate table).
     """
-    outcome = evaluate(call["gate_type"], AutomationLevel(call["automation_level"]),
-                       call["confidence"])
+    outcome = evaluate(
+        call["gate_type"], AutomationLevel(call["automation_level"]), call["confidence"]
+    )
     if outcome.verdict is Verdict.AUTO and call["decision"] == "approve":
         return 3
     return 2
@@ -96,11 +97,17 @@ def run_raw(work: list[dict[str, Any]], store: Path, latencies: list[float]) -> 
         rows = []
         for _ in range(events_of(call)):
             event_id = str(uuid.uuid4())
-            fr = {"type": "gov_decision_created", "event_id": event_id,
-                  "timestamp": datetime.now(UTC).isoformat(), "actor": "agent",
-                  "decision_id": decision_id, **call}
-            rows.append((event_id, decision_id, fr["type"],
-                         orjson.dumps(fr, option=orjson.OPT_SORT_KEYS)))
+            fr = {
+                "type": "gov_decision_created",
+                "event_id": event_id,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "actor": "agent",
+                "decision_id": decision_id,
+                **call,
+            }
+            rows.append(
+                (event_id, decision_id, fr["type"], orjson.dumps(fr, option=orjson.OPT_SORT_KEYS))
+            )
         con.execute("BEGIN")
         con.executemany(
             "INSERT INTO events (event_id, decision_id, type, state) VALUES (?,?,?,?)", rows
@@ -136,11 +143,18 @@ def main(argv: list[str] | None = None) -> _harness.Result:
     figures = {"govledger": _percentiles(ours), "raw": _percentiles(raws)}
     for name, (p50, p99, worst) in figures.items():
         count = len(ours if name == "govledger" else raws)
-        print(f"command  latency per decision ({name}, {count:,} calls): p50 {p50:.2f} ms  "
-              f"p99 {p99:.2f} ms  max {worst:.2f} ms", flush=True)
-    _harness.record("command-latency", {name: {"p50_ms": round(v[0], 3), "p99_ms": round(v[1], 3),
-                                               "max_ms": round(v[2], 3)}
-                                        for name, v in figures.items()})
+        print(
+            f"command  latency per decision ({name}, {count:,} calls): p50 {p50:.2f} ms  "
+            f"p99 {p99:.2f} ms  max {worst:.2f} ms",
+            flush=True,
+        )
+    _harness.record(
+        "command-latency",
+        {
+            name: {"p50_ms": round(v[0], 3), "p99_ms": round(v[1], 3), "max_ms": round(v[2], 3)}
+            for name, v in figures.items()
+        },
+    )
     return result
 
 

@@ -79,8 +79,9 @@ def _run(argv: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(_ROOT)}
     env = {k: v for k, v in env.items() if k != "GOVLEDGER_SIGNING_KEY"}
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(
+        argv, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{argv[:4]} failed ({done.returncode}): {done.stderr.decode()[-400:]}")
@@ -91,8 +92,19 @@ def ledger_argv(source: Path, store: Path, workers: int) -> list[str]:
     """
     ``govledger ingest`` as the benchmark runs it.
     """
-    return [sys.executable, "-m", "ledger", "--store", str(store), "ingest", "--quiet",
-            "--no-results", "--workers", str(workers), str(source)]
+    return [
+        sys.executable,
+        "-m",
+        "ledger",
+        "--store",
+        str(store),
+        "ingest",
+        "--quiet",
+        "--no-results",
+        "--workers",
+        str(workers),
+        str(source),
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -108,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "govledger --workers 0": lambda store: ledger_argv(source, store, 0),
     }
     times: dict[str, list[float]] = {name: [] for name in subjects}
+    load = os.getloadavg()
     small = workload(5_000)
     _run([sys.executable, str(floor), str(small), str(_fresh())])  # warm the page cache
     _run(ledger_argv(small, _fresh(), 1))
@@ -116,19 +129,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             times[name].append(_run(make(_fresh())))
     floor_s = statistics.median(times["raw floor"])
     ratios: dict[str, float] = {}
-    load = os.getloadavg()
     for name, runs in times.items():
         median = statistics.median(runs)
         ratios[name] = floor_s / median
         per = median / args.events * 1e6
         runs_text = "/".join(f"{t:.2f}" for t in runs)
-        print(f"ingest   {args.events:>9,} events  {name:<22} {args.events / median:>8,.0f} ev/s "
-              f"{per:6.1f} us/event  ratio {ratios[name]:.2f}  (runs {runs_text} s)", flush=True)
-    print(f"ingest   load average before/after: {load[0]:.2f} / {os.getloadavg()[0]:.2f}",
-          flush=True)
-    _harness.record("ingest", {"events": args.events, "load": round(load[0], 2),
-                               **{f"{name} s": runs for name, runs in times.items()},
-                               **{f"{name} ratio": round(r, 3) for name, r in ratios.items()}})
+        print(
+            f"ingest   {args.events:>9,} events  {name:<22} {args.events / median:>8,.0f} ev/s "
+            f"{per:6.1f} us/event  ratio {ratios[name]:.2f}  (runs {runs_text} s)",
+            flush=True,
+        )
+    print(
+        f"ingest   load average before/after: {load[0]:.2f} / {os.getloadavg()[0]:.2f}", flush=True
+    )
+    _harness.record(
+        "ingest",
+        {
+            "events": args.events,
+            "load": round(load[0], 2),
+            **{f"{name} s": runs for name, runs in times.items()},
+            **{f"{name} ratio": round(r, 3) for name, r in ratios.items()},
+        },
+    )
     return ratios
 
 

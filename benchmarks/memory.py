@@ -73,8 +73,12 @@ def peak_rss_mib(argv: list[str]) -> tuple[float, float, float]:
     )
     env = {**os.environ, "PYTHONPATH": str(_ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", probe, *argv], check=True, capture_output=True, text=True,
-        cwd=_ROOT, env=env,
+        [sys.executable, "-c", probe, *argv],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=_ROOT,
+        env=env,
     ).stdout.split()
     return int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
 
@@ -87,15 +91,32 @@ def main(argv: list[str] | None = None) -> float:
     source = workload(args.events)
     store = _fresh()
     floor, _, _ = peak_rss_mib(
-        [sys.executable, "-c",
-         ("import orjson, sys\n"
-         "for line in open(sys.argv[1], 'rb'):\n"
-         "    try: orjson.loads(line)\n"
-         "    except orjson.JSONDecodeError: pass\n"), str(source)]
+        [
+            sys.executable,
+            "-c",
+            (
+                "import orjson, sys\n"
+                "for line in open(sys.argv[1], 'rb'):\n"
+                "    try: orjson.loads(line)\n"
+                "    except orjson.JSONDecodeError: pass\n"
+            ),
+            str(source),
+        ]
     )
     peak, tree, seconds = peak_rss_mib(
-        [sys.executable, "-m", "ledger", "--store", str(store), "ingest", "--quiet",
-         "--no-results", "--workers", str(args.workers), str(source)]
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--store",
+            str(store),
+            "ingest",
+            "--quiet",
+            "--no-results",
+            "--workers",
+            str(args.workers),
+            str(source),
+        ]
     )
     verdict = "under" if max(peak, tree) < GOAL_MIB else "OVER"
     print(
@@ -104,9 +125,17 @@ def main(argv: list[str] | None = None) -> float:
         f"parse-only floor {floor:,.0f} MiB)  {args.events / seconds:,.0f} ev/s end to end",
         flush=True,
     )
-    _harness.record("memory", {"events": args.events, "workers": args.workers,
-                               "peak_rss_mib": round(peak, 1), "tree_rss_mib": round(tree, 1),
-                               "floor_rss_mib": round(floor, 1), "seconds": round(seconds, 1)})
+    _harness.record(
+        "memory",
+        {
+            "events": args.events,
+            "workers": args.workers,
+            "peak_rss_mib": round(peak, 1),
+            "tree_rss_mib": round(tree, 1),
+            "floor_rss_mib": round(floor, 1),
+            "seconds": round(seconds, 1),
+        },
+    )
     return max(peak, tree)
 
 

@@ -71,15 +71,26 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
         nonlocal clock, emitted
         clock += 1
         emitted += 1
-        event = {"type": kind, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                 "timestamp": _stamp(clock), "actor": actor, **base}
+        event = {
+            "type": kind,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "timestamp": _stamp(clock),
+            "actor": actor,
+            **base,
+        }
         event.update({k: v for k, v in fields.items() if v is not None})
         return event
 
     def answer(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
         verdict = rng.choice(["approve", "approve", "reject"])
-        yield fr("gov_human_intervention_received", base, "human", decision=verdict,
-                 user_id=rng.choice(_USERS), rationale="Reviewed the diff and the test report.")
+        yield fr(
+            "gov_human_intervention_received",
+            base,
+            "human",
+            decision=verdict,
+            user_id=rng.choice(_USERS),
+            rationale="Reviewed the diff and the test report.",
+        )
         yield fr("gov_decision_applied", base, "system", decision=verdict)
 
     wp = 0
@@ -97,29 +108,70 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
                 gate, level, conf = "ScopeChange", "LOCKED", round(rng.uniform(0.3, 0.94), 3)
             else:
                 gate, level, conf = "RefinementSign", "AUTONOMOUS", round(rng.uniform(0.2, 1), 3)
-            base = {"decision_id": decision_id, "gate_type": gate,
-                    "target_ref": f"WP-{wp:07d}/MT-{mt:02d}", "automation_level": level,
-                    "wp_id": f"WP-{wp:07d}", "mt_id": f"MT-{mt:02d}"}
+            base = {
+                "decision_id": decision_id,
+                "gate_type": gate,
+                "target_ref": f"WP-{wp:07d}/MT-{mt:02d}",
+                "automation_level": level,
+                "wp_id": f"WP-{wp:07d}",
+                "mt_id": f"MT-{mt:02d}",
+            }
             refs = [f"artifact://wp-{wp:07d}/mt-{mt:02d}/diff", f"artifact://wp-{wp:07d}/tests"]
             rationale = "Spec sections match the work packet scope; tests cover the changes."
             if level == "LOCKED":
-                yield fr("gov_decision_created", base, "agent", decision="defer", confidence=conf,
-                         rationale=rationale, evidence_refs=refs, model_id=model)
+                yield fr(
+                    "gov_decision_created",
+                    base,
+                    "agent",
+                    decision="defer",
+                    confidence=conf,
+                    rationale=rationale,
+                    evidence_refs=refs,
+                    model_id=model,
+                )
                 yield fr("gov_decision_applied", base, "system", decision="defer")
             elif gate == "RefinementSign" and conf < 0.5:
-                yield fr("gov_decision_created", base, "agent", decision="reject", confidence=conf,
-                         rationale=rationale, evidence_refs=refs, model_id=model)
+                yield fr(
+                    "gov_decision_created",
+                    base,
+                    "agent",
+                    decision="reject",
+                    confidence=conf,
+                    rationale=rationale,
+                    evidence_refs=refs,
+                    model_id=model,
+                )
                 yield fr("gov_decision_applied", base, "system", decision="reject")
             elif gate != "ScopeChange":
-                yield fr("gov_decision_created", base, "agent", decision="approve",
-                         confidence=conf, rationale=rationale, evidence_refs=refs, model_id=model)
+                yield fr(
+                    "gov_decision_created",
+                    base,
+                    "agent",
+                    decision="approve",
+                    confidence=conf,
+                    rationale=rationale,
+                    evidence_refs=refs,
+                    model_id=model,
+                )
                 yield fr("gov_auto_signature_created", base, "agent", model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="approve")
             else:
-                yield fr("gov_decision_created", base, "agent", decision="approve",
-                         confidence=conf, rationale=rationale, evidence_refs=refs, model_id=model)
-                yield fr("gov_human_intervention_requested", base, "system",
-                         rationale="ScopeChange x HYBRID: Human")
+                yield fr(
+                    "gov_decision_created",
+                    base,
+                    "agent",
+                    decision="approve",
+                    confidence=conf,
+                    rationale=rationale,
+                    evidence_refs=refs,
+                    model_id=model,
+                )
+                yield fr(
+                    "gov_human_intervention_requested",
+                    base,
+                    "system",
+                    rationale="ScopeChange x HYBRID: Human",
+                )
                 if rng.random() < 0.5:
                     yield from answer(base)
                 else:
@@ -152,8 +204,10 @@ def build_store(path: Path, n_events: int) -> int:
         if batch:
             flush()
         total = ledger.max_position()
-    print(f"built {path} with {total:,} events in {time.perf_counter() - started:.1f}s",
-          file=sys.stderr)
+    print(
+        f"built {path} with {total:,} events in {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+    )
     return total
 
 
@@ -192,15 +246,17 @@ def _raw(store: Path, target: Path, batch_size: int, limit: int | None, *, tuned
         if not rows or (limit is not None and done >= limit):
             break
         parsed = [orjson.loads(state) for _, state in rows]
-        batch = pa.table({  # noqa: F841 - DuckDB reads it by name (replacement scan)
-            "position": pa.array([r[0] for r in rows], pa.int64()),
-            "event_id": [p["event_id"] for p in parsed],
-            "type": [p["type"] for p in parsed],
-            "decision_id": [p["decision_id"] for p in parsed],
-            "timestamp": [p["timestamp"] for p in parsed],
-            "actor": [p["actor"] for p in parsed],
-            "fr": [bytes(state).decode() for _, state in rows],
-        })
+        batch = pa.table(
+            {  # noqa: F841 - DuckDB reads it by name (replacement scan)
+                "position": pa.array([r[0] for r in rows], pa.int64()),
+                "event_id": [p["event_id"] for p in parsed],
+                "type": [p["type"] for p in parsed],
+                "decision_id": [p["decision_id"] for p in parsed],
+                "timestamp": [p["timestamp"] for p in parsed],
+                "actor": [p["actor"] for p in parsed],
+                "fr": [bytes(state).decode() for _, state in rows],
+            }
+        )
         con.execute("BEGIN TRANSACTION")
         con.execute(
             "INSERT INTO events SELECT position, event_id, type, decision_id, "
@@ -227,8 +283,14 @@ def projector(store: Path, target: Path, batch_size: int, limit: int | None = No
     return done.events
 
 
-def _timed(fn: Callable[[Path, Path, int, int | None], int], store: Path, work: Path,
-           batch_size: int, limit: int | None, label: str) -> tuple[int, float]:
+def _timed(
+    fn: Callable[[Path, Path, int, int | None], int],
+    store: Path,
+    work: Path,
+    batch_size: int,
+    limit: int | None,
+    label: str,
+) -> tuple[int, float]:
     target = work / f"{label}-{uuid.uuid4().hex}.duckdb"
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
@@ -241,8 +303,11 @@ def _timed(fn: Callable[[Path, Path, int, int | None], int], store: Path, work: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.project", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.project",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, help="reuse or create this SQLite store")
     parser.add_argument("--batch-size", type=int, default=runner.DEFAULT_BATCH)
@@ -269,18 +334,25 @@ def main(argv: list[str] | None = None) -> int:
             n_proj, t = _timed(projector, store, work, args.batch_size, args.limit, "proj")
             projs.append(n_proj / t)
     raw, tuned, proj = (statistics.median(x) for x in (raws, tuneds, projs))
-    print(f"store: {store} ({n_proj:,} events; batch {args.batch_size:,}; "
-          f"median of {args.repeat})")
+    print(f"store: {store} ({n_proj:,} events; batch {args.batch_size:,}; median of {args.repeat})")
     cpu = {k: statistics.median(v) for k, v in _CPU.items()}
-    print(f"raw baseline (sqlite3 + orjson + Arrow insert, DuckDB defaults): {raw:>10,.0f} ev/s"
-          f"  CPU {cpu['raw']:.2f}s")
-    print(f"raw baseline, given the projector's checkpoint_threshold:      {tuned:>10,.0f} ev/s"
-          f"  CPU {cpu['tuned']:.2f}s")
-    print(f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
-          f"  CPU {cpu['proj']:.2f}s")
-    print(f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
-          f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
-          f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}")
+    print(
+        f"raw baseline (sqlite3 + orjson + Arrow insert, DuckDB defaults): {raw:>10,.0f} ev/s"
+        f"  CPU {cpu['raw']:.2f}s"
+    )
+    print(
+        f"raw baseline, given the projector's checkpoint_threshold:      {tuned:>10,.0f} ev/s"
+        f"  CPU {cpu['tuned']:.2f}s"
+    )
+    print(
+        f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
+        f"  CPU {cpu['proj']:.2f}s"
+    )
+    print(
+        f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
+        f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
+        f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}"
+    )
     return 0
 
 

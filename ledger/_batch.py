@@ -52,17 +52,8 @@ class Judged:
     results: list[AppendResult | str] = field(default_factory=list)
     pending: list[ev.GovEvent] = field(default_factory=list)
     touched: dict[UUID, GateEvaluation] = field(default_factory=dict)
-
-    @property
-    def written(self) -> dict[str, bytes]:
-        """
-        The judged bytes of the pending events, by lower-case event_id (while they are held).
-        """
-        return {
-            event.fr["event_id"].lower(): event.fr.canonical
-            for event in self.pending
-            if isinstance(event.fr, ValidatedFR) and hasattr(event.fr, "canonical")
-        }
+    #: The judged bytes of the events to store, by lower-case event_id.
+    written: dict[str, bytes] = field(default_factory=dict)
 
     def acknowledged(self, positions: Sequence[int]) -> list[AppendResult]:
         """
@@ -113,7 +104,7 @@ def judge(
     touched when an atomic batch stops at a refusal.
     """
     out = into if into is not None else Judged()
-    seen: dict[str, bytes] = {}
+    seen = out.written
     for fr in judged:
         if isinstance(fr, LedgerError):
             if atomic:
