@@ -95,17 +95,9 @@ def compare(
         subject_s.append(_timed(subject, setup))
     result = Result(name, events, subject_s, raw_s)
     print(result.line(), flush=True)
-    record(
-        name,
-        {
-            "events": events,
-            "events_per_s": round(result.subject_rate),
-            "raw_events_per_s": round(result.raw_rate),
-            "ratio": round(result.ratio, 3),
-            "subject_s": subject_s,
-            "raw_s": raw_s,
-        },
-    )
+    record(name, {"events": events, "events_per_s": round(result.subject_rate),
+                  "raw_events_per_s": round(result.raw_rate), "ratio": round(result.ratio, 3),
+                  "subject_s": subject_s, "raw_s": raw_s})
     return result
 
 
@@ -135,9 +127,5 @@ def record(name: str, figures: dict[str, Any]) -> None:
     """
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("ab") as out:
-        out.write(
-            orjson.dumps(
-                {"name": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}
-            )
-            + b"\n"
-        )
+        out.write(orjson.dumps({"name": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                time.gmtime()), **figures}) + b"\n")

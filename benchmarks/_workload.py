@@ -129,108 +129,50 @@ class _Gen:
         if outcome.verdict is Verdict.HALT:
             closing = "reject" if gate in ("CloudEscalation", "PolicyViolation") else "defer"
             events = [
-                self.fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision=closing,
-                    confidence=confidence,
-                    rationale="LOCKED halt: " + self.rationale(),
-                    evidence_refs=refs,
-                    model_id=model,
-                ),
+                self.fr("gov_decision_created", base, "agent", decision=closing,
+                        confidence=confidence, rationale="LOCKED halt: " + self.rationale(),
+                        evidence_refs=refs, model_id=model),
                 self.fr("gov_decision_applied", base, "system", decision=closing),
             ]
         elif outcome.verdict is Verdict.AUTO and decision == "approve":
             events = [
-                self.fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision=decision,
-                    confidence=confidence,
-                    rationale=self.rationale(),
-                    evidence_refs=refs,
-                    model_id=model,
-                ),
-                self.fr(
-                    "gov_auto_signature_created",
-                    base,
-                    "agent",
-                    model_id=model,
-                    confidence=confidence,
-                ),
+                self.fr("gov_decision_created", base, "agent", decision=decision,
+                        confidence=confidence, rationale=self.rationale(), evidence_refs=refs,
+                        model_id=model),
+                self.fr("gov_auto_signature_created", base, "agent", model_id=model,
+                        confidence=confidence),
                 self.fr("gov_decision_applied", base, "system", decision=decision),
             ]
         elif outcome.verdict is Verdict.AUTO:
             events = [
-                self.fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision=decision,
-                    confidence=confidence,
-                    rationale=self.rationale(),
-                    evidence_refs=refs,
-                    model_id=model,
-                ),
+                self.fr("gov_decision_created", base, "agent", decision=decision,
+                        confidence=confidence, rationale=self.rationale(), evidence_refs=refs,
+                        model_id=model),
                 self.fr("gov_decision_applied", base, "system", decision=decision),
             ]
         else:
-            created = self.fr(
-                "gov_decision_created",
-                base,
-                "agent",
-                decision=decision,
-                confidence=confidence,
-                rationale=self.rationale(),
-                evidence_refs=refs,
-                model_id=model,
-            )
-            request = self.fr(
-                "gov_human_intervention_requested", base, "system", rationale=outcome.reason[:4096]
-            )
+            created = self.fr("gov_decision_created", base, "agent", decision=decision,
+                              confidence=confidence, rationale=self.rationale(),
+                              evidence_refs=refs, model_id=model)
+            request = self.fr("gov_human_intervention_requested", base, "system",
+                              rationale=outcome.reason[:4096])
             user = rng.choice(USERS)
             answer = rng.choices(["approve", "reject", "defer"], weights=[6, 3, 1])[0]
             if rng.random() < 0.25:
                 events = [
-                    created,
-                    request,
-                    self.fr(
-                        "gov_human_intervention_received",
-                        base,
-                        "human",
-                        decision="defer",
-                        user_id=user,
-                        rationale="need the benchmark numbers first",
-                    ),
-                    self.fr(
-                        "gov_human_intervention_requested",
-                        base,
-                        "system",
-                        rationale="re-requested after a deferral",
-                    ),
-                    self.fr(
-                        "gov_human_intervention_received",
-                        base,
-                        "human",
-                        decision=answer,
-                        user_id=user,
-                        rationale=self.rationale(),
-                    ),
+                    created, request,
+                    self.fr("gov_human_intervention_received", base, "human", decision="defer",
+                            user_id=user, rationale="need the benchmark numbers first"),
+                    self.fr("gov_human_intervention_requested", base, "system",
+                            rationale="re-requested after a deferral"),
+                    self.fr("gov_human_intervention_received", base, "human", decision=answer,
+                            user_id=user, rationale=self.rationale()),
                 ]
             else:
                 events = [
-                    created,
-                    request,
-                    self.fr(
-                        "gov_human_intervention_received",
-                        base,
-                        "human",
-                        decision=answer,
-                        user_id=user,
-                        rationale=self.rationale(),
-                    ),
+                    created, request,
+                    self.fr("gov_human_intervention_received", base, "human", decision=answer,
+                            user_id=user, rationale=self.rationale()),
                     self.fr("gov_decision_applied", base, "system", decision=answer),
                 ]
         return _Decision(base, events)
@@ -243,19 +185,10 @@ class _Gen:
         created = d.sent[0]
         kind = rng.choice(
             [
-                "not_json",
-                "unknown_event_type",
-                "invalid_schema:confidence",
-                "invalid_schema:extra_field",
-                "invalid_schema:missing",
-                "invalid_schema:timestamp",
-                "binding_mismatch",
-                "forbidden_gate",
-                "locked_halt",
-                "sequence_violation",
-                "sequence_violation:orphan",
-                "duplicate",
-                "duplicate:changed",
+                "not_json", "unknown_event_type", "invalid_schema:confidence",
+                "invalid_schema:extra_field", "invalid_schema:missing", "invalid_schema:timestamp",
+                "binding_mismatch", "forbidden_gate", "locked_halt", "sequence_violation",
+                "sequence_violation:orphan", "duplicate", "duplicate:changed",
             ]
         )
         ev = self.fr("gov_decision_applied", d.base, "system")
@@ -267,12 +200,8 @@ class _Gen:
                 ["FR-EVT-GOV-SELF-APPROVED", "governance_decision", "FR-EVT-001"]
             )
         elif kind == "invalid_schema:confidence":
-            ev = {
-                **created,
-                "event_id": self.uuid(),
-                "decision_id": f"dec-{self.uuid()}",
-                "confidence": rng.choice([1.7, -0.2, "0.9"]),
-            }
+            ev = {**created, "event_id": self.uuid(), "decision_id": f"dec-{self.uuid()}",
+                  "confidence": rng.choice([1.7, -0.2, "0.9"])}
         elif kind == "invalid_schema:extra_field":
             ev["payload"] = {"raw": "not allowed"}
         elif kind == "invalid_schema:missing":
@@ -284,28 +213,19 @@ class _Gen:
         elif kind == "forbidden_gate":
             # An auto-signature for a gate that never takes one (2.6.8.12.4), on an open
             # decision of that gate; without one at hand, a decision created just for it.
-            never = [
-                o
-                for o in rng.sample(open_, min(20, len(open_)))
-                if o.sent and o.base["gate_type"] in ("CloudEscalation", "PolicyViolation")
-            ]
+            never = [o for o in rng.sample(open_, min(20, len(open_)))
+                     if o.sent and o.base["gate_type"] in ("CloudEscalation", "PolicyViolation")]
             if never:
-                ev = self.fr(
-                    "gov_auto_signature_created", never[0].base, "agent", model_id=MODELS[0]
-                )
+                ev = self.fr("gov_auto_signature_created", never[0].base, "agent",
+                             model_id=MODELS[0])
                 ev["timestamp"] = self.stamp()
             else:
                 kind = "locked_halt"
         if kind == "locked_halt":
             # Under LOCKED an approve that needs a human is refused: LOCKED fails closed.
-            ev = {
-                **created,
-                "event_id": self.uuid(),
-                "decision_id": f"dec-{self.uuid()}",
-                "gate_type": "CloudEscalation",
-                "automation_level": "LOCKED",
-                "decision": "approve",
-            }
+            ev = {**created, "event_id": self.uuid(), "decision_id": f"dec-{self.uuid()}",
+                  "gate_type": "CloudEscalation", "automation_level": "LOCKED",
+                  "decision": "approve"}
         elif kind == "sequence_violation":
             ev["type"] = "gov_decision_created"  # a second 001 for the decision
             ev["decision"] = "approve"
@@ -379,7 +299,5 @@ def _read_stats(path: Path, stats: Workload) -> Workload:
 if __name__ == "__main__":
     count, target = int(sys.argv[1]), Path(sys.argv[2])
     result = write(target, count)
-    print(
-        f"{result.lines} lines, {result.good} good, {sum(result.bad.values())} bad: "
-        f"{dict(result.bad)}"
-    )
+    print(f"{result.lines} lines, {result.good} good, {sum(result.bad.values())} bad: "
+          f"{dict(result.bad)}")

@@ -11,7 +11,10 @@ the ledger's own validated ``append`` path, then times, in the same process:
 * projector: ``catch_up`` into a fresh DuckDB file: the same reading through
   ``GovernanceLedger.stored_events``, folding into the five tables (events,
   decisions, auto_signatures, human_interventions, locked_halts), one Arrow
-  insert/upsert per table per batch and the tracking position, one transaction per batch.
+  insert/upsert per table per batch and the tracking position, one transaction per batch;
+* projector, checked: the same on a sealed copy of the store (signed checkpoints every
+  100,000 events): every event's leaf hash is recomputed and compared with the
+  authenticated leaves before its batch is written (issue 11).
 
 Prints absolute events/s for both and the ratio projector/raw (goal >= 0.5).
 Self-contained on purpose; it will move onto the shared ``benchmarks/_harness.py``.
@@ -71,26 +74,15 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
         nonlocal clock, emitted
         clock += 1
         emitted += 1
-        event = {
-            "type": kind,
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "timestamp": _stamp(clock),
-            "actor": actor,
-            **base,
-        }
+        event = {"type": kind, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                 "timestamp": _stamp(clock), "actor": actor, **base}
         event.update({k: v for k, v in fields.items() if v is not None})
         return event
 
     def answer(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
         verdict = rng.choice(["approve", "approve", "reject"])
-        yield fr(
-            "gov_human_intervention_received",
-            base,
-            "human",
-            decision=verdict,
-            user_id=rng.choice(_USERS),
-            rationale="Reviewed the diff and the test report.",
-        )
+        yield fr("gov_human_intervention_received", base, "human", decision=verdict,
+                 user_id=rng.choice(_USERS), rationale="Reviewed the diff and the test report.")
         yield fr("gov_decision_applied", base, "system", decision=verdict)
 
     wp = 0
@@ -108,70 +100,29 @@ def workload(n_events: int, seed: int = 7) -> Iterator[dict[str, Any]]:  # noqa:
                 gate, level, conf = "ScopeChange", "LOCKED", round(rng.uniform(0.3, 0.94), 3)
             else:
                 gate, level, conf = "RefinementSign", "AUTONOMOUS", round(rng.uniform(0.2, 1), 3)
-            base = {
-                "decision_id": decision_id,
-                "gate_type": gate,
-                "target_ref": f"WP-{wp:07d}/MT-{mt:02d}",
-                "automation_level": level,
-                "wp_id": f"WP-{wp:07d}",
-                "mt_id": f"MT-{mt:02d}",
-            }
+            base = {"decision_id": decision_id, "gate_type": gate,
+                    "target_ref": f"WP-{wp:07d}/MT-{mt:02d}", "automation_level": level,
+                    "wp_id": f"WP-{wp:07d}", "mt_id": f"MT-{mt:02d}"}
             refs = [f"artifact://wp-{wp:07d}/mt-{mt:02d}/diff", f"artifact://wp-{wp:07d}/tests"]
             rationale = "Spec sections match the work packet scope; tests cover the changes."
             if level == "LOCKED":
-                yield fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision="defer",
-                    confidence=conf,
-                    rationale=rationale,
-                    evidence_refs=refs,
-                    model_id=model,
-                )
+                yield fr("gov_decision_created", base, "agent", decision="defer", confidence=conf,
+                         rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="defer")
             elif gate == "RefinementSign" and conf < 0.5:
-                yield fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision="reject",
-                    confidence=conf,
-                    rationale=rationale,
-                    evidence_refs=refs,
-                    model_id=model,
-                )
+                yield fr("gov_decision_created", base, "agent", decision="reject", confidence=conf,
+                         rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="reject")
             elif gate != "ScopeChange":
-                yield fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision="approve",
-                    confidence=conf,
-                    rationale=rationale,
-                    evidence_refs=refs,
-                    model_id=model,
-                )
+                yield fr("gov_decision_created", base, "agent", decision="approve",
+                         confidence=conf, rationale=rationale, evidence_refs=refs, model_id=model)
                 yield fr("gov_auto_signature_created", base, "agent", model_id=model)
                 yield fr("gov_decision_applied", base, "system", decision="approve")
             else:
-                yield fr(
-                    "gov_decision_created",
-                    base,
-                    "agent",
-                    decision="approve",
-                    confidence=conf,
-                    rationale=rationale,
-                    evidence_refs=refs,
-                    model_id=model,
-                )
-                yield fr(
-                    "gov_human_intervention_requested",
-                    base,
-                    "system",
-                    rationale="ScopeChange x HYBRID: Human",
-                )
+                yield fr("gov_decision_created", base, "agent", decision="approve",
+                         confidence=conf, rationale=rationale, evidence_refs=refs, model_id=model)
+                yield fr("gov_human_intervention_requested", base, "system",
+                         rationale="ScopeChange x HYBRID: Human")
                 if rng.random() < 0.5:
                     yield from answer(base)
                 else:
@@ -204,10 +155,8 @@ def build_store(path: Path, n_events: int) -> int:
         if batch:
             flush()
         total = ledger.max_position()
-    print(
-        f"built {path} with {total:,} events in {time.perf_counter() - started:.1f}s",
-        file=sys.stderr,
-    )
+    print(f"built {path} with {total:,} events in {time.perf_counter() - started:.1f}s",
+          file=sys.stderr)
     return total
 
 
@@ -246,17 +195,15 @@ def _raw(store: Path, target: Path, batch_size: int, limit: int | None, *, tuned
         if not rows or (limit is not None and done >= limit):
             break
         parsed = [orjson.loads(state) for _, state in rows]
-        batch = pa.table(
-            {  # noqa: F841 - DuckDB reads it by name (replacement scan)
-                "position": pa.array([r[0] for r in rows], pa.int64()),
-                "event_id": [p["event_id"] for p in parsed],
-                "type": [p["type"] for p in parsed],
-                "decision_id": [p["decision_id"] for p in parsed],
-                "timestamp": [p["timestamp"] for p in parsed],
-                "actor": [p["actor"] for p in parsed],
-                "fr": [bytes(state).decode() for _, state in rows],
-            }
-        )
+        batch = pa.table({  # noqa: F841 - DuckDB reads it by name (replacement scan)
+            "position": pa.array([r[0] for r in rows], pa.int64()),
+            "event_id": [p["event_id"] for p in parsed],
+            "type": [p["type"] for p in parsed],
+            "decision_id": [p["decision_id"] for p in parsed],
+            "timestamp": [p["timestamp"] for p in parsed],
+            "actor": [p["actor"] for p in parsed],
+            "fr": [bytes(state).decode() for _, state in rows],
+        })
         con.execute("BEGIN TRANSACTION")
         con.execute(
             "INSERT INTO events SELECT position, event_id, type, decision_id, "
@@ -283,14 +230,51 @@ def projector(store: Path, target: Path, batch_size: int, limit: int | None = No
     return done.events
 
 
-def _timed(
-    fn: Callable[[Path, Path, int, int | None], int],
-    store: Path,
-    work: Path,
-    batch_size: int,
-    limit: int | None,
-    label: str,
-) -> tuple[int, float]:
+def sealed_copy(store: Path) -> tuple[Path, Any]:
+    """
+    A copy of ``store`` sealed every 100,000 events (made once, then reused), and its key.
+    """
+    from ledger.trust import SigningKey, seal
+
+    target = store.with_name(store.stem + "-sealed.db")
+    key_path = Path(str(target) + ".key")
+    if not target.exists():
+        import shutil
+
+        shutil.copy(store, target)
+        key = SigningKey.generate("bench.invalid/project")
+        key_path.write_text(key.to_text())
+        with GovernanceLedger(LedgerConfig(store=str(target))) as ledger:
+            total = ledger.max_position()
+            step = 100_000
+
+            def upto(after: int, limit: int, stop: int) -> Any:
+                return ledger.stored_events(start=after + 1, limit=limit, stop=stop)
+
+            for stop in range(step, total + step, step):
+                seal(ledger, key, entries=lambda _, after, limit, s=stop: upto(after, limit, s))
+    return target, SigningKey.from_text(key_path.read_text()).verifier
+
+
+_CHECKED: dict[str, Any] = {}
+
+
+def checked_projector(_store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
+    """
+    ``catch_up`` on the sealed copy, checking every event against the checkpoints.
+    """
+    sealed, key = _CHECKED["store"], _CHECKED["key"]
+    with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
+        con = _duckdb.connect(target)
+        try:
+            done = runner.catch_up(ledger, con, batch_size=batch_size, stop=limit, key=key)
+        finally:
+            con.close()
+    return done.events
+
+
+def _timed(fn: Callable[[Path, Path, int, int | None], int], store: Path, work: Path,
+           batch_size: int, limit: int | None, label: str) -> tuple[int, float]:
     target = work / f"{label}-{uuid.uuid4().hex}.duckdb"
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
@@ -303,11 +287,8 @@ def _timed(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.project",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.project", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, help="reuse or create this SQLite store")
     parser.add_argument("--batch-size", type=int, default=runner.DEFAULT_BATCH)
@@ -319,12 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     store.parent.mkdir(parents=True, exist_ok=True)
     if not store.exists():
         build_store(store, args.events)
+    _CHECKED["store"], _CHECKED["key"] = sealed_copy(store)
     with tempfile.TemporaryDirectory(prefix="govledger-bench-") as tmp:
         work = Path(tmp)
         # Warm-up: imports, page cache, DuckDB's first-connection costs.
         _timed(raw_baseline, store, work, args.batch_size, 20_000, "warm-raw")
         _timed(projector, store, work, args.batch_size, 20_000, "warm-proj")
-        raws, tuneds, projs = [], [], []
+        _timed(checked_projector, store, work, args.batch_size, 20_000, "warm-checked")
+        raws, tuneds, projs, checks = [], [], [], []
         n_raw = n_proj = 0
         for _ in range(args.repeat):
             n_raw, t = _timed(raw_baseline, store, work, args.batch_size, args.limit, "raw")
@@ -333,26 +316,28 @@ def main(argv: list[str] | None = None) -> int:
             tuneds.append(n_raw / t)
             n_proj, t = _timed(projector, store, work, args.batch_size, args.limit, "proj")
             projs.append(n_proj / t)
-    raw, tuned, proj = (statistics.median(x) for x in (raws, tuneds, projs))
-    print(f"store: {store} ({n_proj:,} events; batch {args.batch_size:,}; median of {args.repeat})")
+            n_check, t = _timed(checked_projector, store, work, args.batch_size, args.limit,
+                                "checked")
+            checks.append(n_check / t)
+    raw, tuned, proj, checked = (statistics.median(x) for x in (raws, tuneds, projs, checks))
+    print(f"store: {store} ({n_proj:,} events; batch {args.batch_size:,}; "
+          f"median of {args.repeat})")
     cpu = {k: statistics.median(v) for k, v in _CPU.items()}
-    print(
-        f"raw baseline (sqlite3 + orjson + Arrow insert, DuckDB defaults): {raw:>10,.0f} ev/s"
-        f"  CPU {cpu['raw']:.2f}s"
-    )
-    print(
-        f"raw baseline, given the projector's checkpoint_threshold:      {tuned:>10,.0f} ev/s"
-        f"  CPU {cpu['tuned']:.2f}s"
-    )
-    print(
-        f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
-        f"  CPU {cpu['proj']:.2f}s"
-    )
-    print(
-        f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
-        f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
-        f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}"
-    )
+    print(f"raw baseline (sqlite3 + orjson + Arrow insert, DuckDB defaults): {raw:>10,.0f} ev/s"
+          f"  CPU {cpu['raw']:.2f}s")
+    print(f"raw baseline, given the projector's checkpoint_threshold:      {tuned:>10,.0f} ev/s"
+          f"  CPU {cpu['tuned']:.2f}s")
+    print(f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
+          f"  CPU {cpu['proj']:.2f}s")
+    print(f"projector, checking every event against the checkpoints:       {checked:>10,.0f} ev/s"
+          f"  CPU {cpu['checked']:.2f}s")
+    print(f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
+          f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
+          f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}")
+    print(f"ratio checked projector/raw (goal >= 0.5): wall {checked / raw:.2f}, "
+          f"CPU {cpu['raw'] / cpu['checked']:.2f} | against the tuned raw: "
+          f"wall {checked / tuned:.2f}, CPU {cpu['tuned'] / cpu['checked']:.2f} | "
+          f"checking costs {cpu['checked'] / cpu['proj'] - 1:+.0%} CPU")
     return 0
 
 
