@@ -11,7 +11,10 @@ the ledger's own validated ``append`` path, then times, in the same process:
 * projector: ``catch_up`` into a fresh DuckDB file: the same reading through
   ``GovernanceLedger.stored_events``, folding into the five tables (events,
   decisions, auto_signatures, human_interventions, locked_halts), one Arrow
-  insert/upsert per table per batch and the tracking position, one transaction per batch.
+  insert/upsert per table per batch and the tracking position, one transaction per batch;
+* projector, checked: the same on a sealed copy of the store (signed checkpoints every
+  100,000 events): every event's leaf hash is recomputed and compared with the
+  authenticated leaves before its batch is written (issue 11).
 
 Prints absolute events/s for both and the ratio projector/raw (goal >= 0.5).
 Self-contained on purpose; it will move onto the shared ``benchmarks/_harness.py``.
@@ -227,6 +230,49 @@ def projector(store: Path, target: Path, batch_size: int, limit: int | None = No
     return done.events
 
 
+def sealed_copy(store: Path) -> tuple[Path, Any]:
+    """
+    A copy of ``store`` sealed every 100,000 events (made once, then reused), and its key.
+    """
+    from ledger.trust import SigningKey, seal
+
+    target = store.with_name(store.stem + "-sealed.db")
+    key_path = Path(str(target) + ".key")
+    if not target.exists():
+        import shutil
+
+        shutil.copy(store, target)
+        key = SigningKey.generate("bench.invalid/project")
+        key_path.write_text(key.to_text())
+        with GovernanceLedger(LedgerConfig(store=str(target))) as ledger:
+            total = ledger.max_position()
+            step = 100_000
+
+            def upto(after: int, limit: int, stop: int) -> Any:
+                return ledger.stored_events(start=after + 1, limit=limit, stop=stop)
+
+            for stop in range(step, total + step, step):
+                seal(ledger, key, entries=lambda _, after, limit, s=stop: upto(after, limit, s))
+    return target, SigningKey.from_text(key_path.read_text()).verifier
+
+
+_CHECKED: dict[str, Any] = {}
+
+
+def checked_projector(_store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
+    """
+    ``catch_up`` on the sealed copy, checking every event against the checkpoints.
+    """
+    sealed, key = _CHECKED["store"], _CHECKED["key"]
+    with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
+        con = _duckdb.connect(target)
+        try:
+            done = runner.catch_up(ledger, con, batch_size=batch_size, stop=limit, key=key)
+        finally:
+            con.close()
+    return done.events
+
+
 def _timed(fn: Callable[[Path, Path, int, int | None], int], store: Path, work: Path,
            batch_size: int, limit: int | None, label: str) -> tuple[int, float]:
     target = work / f"{label}-{uuid.uuid4().hex}.duckdb"
@@ -254,12 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     store.parent.mkdir(parents=True, exist_ok=True)
     if not store.exists():
         build_store(store, args.events)
+    _CHECKED["store"], _CHECKED["key"] = sealed_copy(store)
     with tempfile.TemporaryDirectory(prefix="govledger-bench-") as tmp:
         work = Path(tmp)
         # Warm-up: imports, page cache, DuckDB's first-connection costs.
         _timed(raw_baseline, store, work, args.batch_size, 20_000, "warm-raw")
         _timed(projector, store, work, args.batch_size, 20_000, "warm-proj")
-        raws, tuneds, projs = [], [], []
+        _timed(checked_projector, store, work, args.batch_size, 20_000, "warm-checked")
+        raws, tuneds, projs, checks = [], [], [], []
         n_raw = n_proj = 0
         for _ in range(args.repeat):
             n_raw, t = _timed(raw_baseline, store, work, args.batch_size, args.limit, "raw")
@@ -268,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             tuneds.append(n_raw / t)
             n_proj, t = _timed(projector, store, work, args.batch_size, args.limit, "proj")
             projs.append(n_proj / t)
-    raw, tuned, proj = (statistics.median(x) for x in (raws, tuneds, projs))
+            n_check, t = _timed(checked_projector, store, work, args.batch_size, args.limit,
+                                "checked")
+            checks.append(n_check / t)
+    raw, tuned, proj, checked = (statistics.median(x) for x in (raws, tuneds, projs, checks))
     print(f"store: {store} ({n_proj:,} events; batch {args.batch_size:,}; "
           f"median of {args.repeat})")
     cpu = {k: statistics.median(v) for k, v in _CPU.items()}
@@ -278,9 +329,15 @@ def main(argv: list[str] | None = None) -> int:
           f"  CPU {cpu['tuned']:.2f}s")
     print(f"projector (catch_up: 5 tables + tracking):                     {proj:>10,.0f} ev/s"
           f"  CPU {cpu['proj']:.2f}s")
+    print(f"projector, checking every event against the checkpoints:       {checked:>10,.0f} ev/s"
+          f"  CPU {cpu['checked']:.2f}s")
     print(f"ratio projector/raw (goal >= 0.5): wall {proj / raw:.2f}, "
           f"CPU {cpu['raw'] / cpu['proj']:.2f} | against the tuned raw: "
           f"wall {proj / tuned:.2f}, CPU {cpu['tuned'] / cpu['proj']:.2f}")
+    print(f"ratio checked projector/raw (goal >= 0.5): wall {checked / raw:.2f}, "
+          f"CPU {cpu['raw'] / cpu['checked']:.2f} | against the tuned raw: "
+          f"wall {checked / tuned:.2f}, CPU {cpu['tuned'] / cpu['checked']:.2f} | "
+          f"checking costs {cpu['checked'] / cpu['proj'] - 1:+.0%} CPU")
     return 0
 
 

@@ -14,7 +14,7 @@ import argparse
 import importlib
 import importlib.util
 
-from benchmarks import _harness, command, guard, ingest, memory
+from benchmarks import _harness, command, guard, http, ingest, memory
 
 __all__ = ["main"]
 
@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> None:
         command.main(["--decisions", "200", "--repeats", "1"])
         memory.main(["--events", "100000"])
         guard.main(["--events", "5000", "--repeats", "1"])
+        http.main(["--events", "20000", "--repeats", "1", "--calls", "200"])
     else:
         ingest.main([])
         command.main([])
         memory.main([])
         guard.main([])
+        http.main([])
     # The read side's projection benchmark, once it has landed (issue 3).
     if importlib.util.find_spec("benchmarks.project") is not None:
         project = importlib.import_module("benchmarks.project")

@@ -22,7 +22,7 @@ from ledger._guard import REDACTED, redact
 from ledger.errors import LedgerError
 from ledger.stores import RefusalRecord
 
-__all__ = ["ENTRY_POINT", "identity", "refusal", "submitted_bytes"]
+__all__ = ["ENTRY_POINT", "identity", "leaf_bytes", "refusal", "submitted_bytes"]
 
 #: The entry point the current call came through ("append", "ingest", "api", "http", "mcp").
 ENTRY_POINT: ContextVar[str | None] = ContextVar("govledger_entry_point", default=None)
@@ -86,3 +86,11 @@ def refusal(
         field=_shown(error.field),
         sha256=digest,
     )
+
+
+def leaf_bytes(position: int, record: RefusalRecord) -> bytes:
+    """
+    The canonical bytes of one journal row (its position included): what the refusal log's
+    Merkle tree hashes, as the events' tree hashes their stored bytes.
+    """
+    return orjson.dumps({"position": position, **record._asdict()}, option=orjson.OPT_SORT_KEYS)

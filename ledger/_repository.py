@@ -16,9 +16,14 @@ from contextlib import contextmanager
 from typing import Any, Final
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    MapperDeserialisationError,
+    PersistenceError,
+)
 
-from ledger.errors import StoreError
+from ledger.errors import LedgerError, StoreError, TamperDetectedError
 from ledger.gate import GateEvaluation
 from ledger.policy import BUILTIN, GatePolicy
 from ledger.stores import EventStore
@@ -46,6 +51,17 @@ def store_errors(label: str, doing: str, *, nothing_stored: bool = False) -> Ite
         raise StoreError(
             f"could not {doing} the event store {label}: {exc}{tail}", rule="store"
         ) from None
+
+
+def _undecodable(oid: UUID, version: int, exc: Exception, label: str) -> TamperDetectedError:
+    why = exc.message if isinstance(exc, LedgerError) else f"{type(exc).__name__}: {exc}"
+    return TamperDetectedError(
+        f"the stored event {oid}@{version} in {label} is not a governance event the ledger "
+        f"could have stored ({why}); the store was changed behind the ledger's back (run "
+        "govledger verify); nothing was done with this decision",
+        field="decision",
+        rule="decodable",
+    )
 
 
 class DecisionRepository:
@@ -100,10 +116,22 @@ class DecisionRepository:
                 for row in rows:
                     # What the library's Repository does for each stored event; a 001 also
                     # carries the policy its decision was created under (4.3.7.1: pinned).
-                    event = self._mapper.to_domain_event(row)
-                    if row.originator_version == 1:
-                        event.__dict__["policy"] = self.policy(pins.get(oid))
-                    aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+                    try:
+                        event = self._mapper.to_domain_event(row)
+                        if row.originator_version == 1:
+                            event.__dict__["policy"] = self.policy(pins.get(oid))
+                        aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+                    except StoreError:
+                        raise
+                    except (
+                        MapperDeserialisationError,
+                        LedgerError,
+                        KeyError,
+                        TypeError,
+                        ValueError,
+                        AttributeError,
+                    ) as exc:
+                        raise _undecodable(oid, row.originator_version, exc, self._label) from None
                 found[oid] = aggregate
         return found
 

@@ -29,7 +29,15 @@ from eventsourcing.utils import Environment, EnvType
 from ledger import _journal, _time, stores
 from ledger._batch import ACCEPTED, DUPLICATE, REJECTED, AppendResult, Judged, judge, prepare
 from ledger._guard import redact
-from ledger._plan import Binding, Step, decision_created, plan_gate, plan_human_decision
+from ledger._plan import (
+    Binding,
+    GatePlan,
+    Step,
+    decision_created,
+    plan_gate,
+    plan_human_decision,
+)
+from ledger._replay import Replay, gate_replay, human_replay
 from ledger._repository import DecisionRepository, store_errors
 from ledger.artifacts import DecisionRecord
 from ledger.config import LedgerConfig
@@ -39,6 +47,7 @@ from ledger.errors import (
     LedgerError,
     SequenceViolationError,
     StoreError,
+    TamperDetectedError,
 )
 from ledger.events import APPLIED, REQUESTED, SIGNED, GovEvent
 from ledger.gate import GateEvaluation, aggregate_id
@@ -65,6 +74,9 @@ class GateOutcome:
     reason: str
     event_types: tuple[str, ...]
     event_ids: tuple[str, ...]
+    #: The call repeated one already recorded (same decision_id, same arguments): this is
+    #: the first call's outcome, and nothing new was stored (issue 12).
+    replayed: bool = False
 
     @property
     def awaiting_human(self) -> bool:
@@ -143,11 +155,19 @@ class GovernanceLedger(Application[UUID]):
 
     name = "govledger"
 
-    def __init__(self, config: LedgerConfig | None = None, *, policy: GatePolicy = BUILTIN) -> None:
+    def __init__(
+        self,
+        config: LedgerConfig | None = None,
+        *,
+        policy: GatePolicy = BUILTIN,
+        create: bool = True,
+    ) -> None:
         self.config = config or LedgerConfig()
         self.policy = policy
         try:
-            super().__init__(env=stores.environment(self.config))
+            super().__init__(env=stores.environment(self.config, create=create))
+        except StoreError:
+            raise
         except (PersistenceError, OSError) as exc:
             raise StoreError(
                 f"cannot open the event store {self.config.store_label}: {exc}", rule="store"
@@ -158,6 +178,12 @@ class GovernanceLedger(Application[UUID]):
             # A snapshot is a second copy of a decision's state, outside the tamper evidence.
             raise ConfigurationError("govledger does not support snapshots", rule="snapshots")
         self.store: stores.EventStore = self.recorder
+        try:
+            with store_errors(self.config.store_label, "open"):
+                self.store.open_meta(create=create, label=self.config.store_label)
+        except BaseException:
+            self.close()
+            raise
         self.decisions = DecisionRepository(
             self.store, self.mapper, self.config.store_label, self.config.cache_decisions, policy
         )
@@ -224,15 +250,18 @@ class GovernanceLedger(Application[UUID]):
         # ``new_ids``: the ledger made these ids (uuid4) itself, so none can be stored yet (and
         # the index's PRIMARY KEY would still refuse a second copy). ``new_decision``: likewise
         # for the decision_id.
-        stored = (
-            {}
-            if new_ids
-            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
-        )
+        # Decisions first, then event_ids: an event another writer commits between the two
+        # reads is then found by its id (a duplicate), never judged against a decision that
+        # already holds it (which read the other way round made a sequence_violation).
         aggregates = (
             {}
             if new_decision
             else self.decisions.load({aggregate_id(fr["decision_id"]) for fr in candidates})
+        )
+        stored = (
+            {}
+            if new_ids
+            else self.decisions.stored_event_ids([fr["event_id"].lower() for fr in candidates])
         )
         outcome = Judged()
         try:
@@ -344,16 +373,19 @@ class GovernanceLedger(Application[UUID]):
         keys = [fr["event_id"].lower() for fr in candidates]
         oids = {aggregate_id(d) for d in {fr["decision_id"] for fr in candidates}}
         in_flight = ahead.outcome if ahead is not None else None
-        stored = self.decisions.stored_event_ids(keys)
+        # Decisions first, then event_ids, as ``_append_once`` reads them (an event another
+        # writer commits between the two reads is a duplicate, not a sequence violation).
         if in_flight is not None:
-            written = in_flight.written
-            stored.update((key, written[key]) for key in keys if key in written)
             aggregates = self.decisions.load(oids - in_flight.touched.keys())
             aggregates.update(
                 (oid, in_flight.touched[oid]) for oid in oids if oid in in_flight.touched
             )
         else:
             aggregates = self.decisions.load(oids)
+        stored = self.decisions.stored_event_ids(keys)
+        if in_flight is not None:
+            written = in_flight.written
+            stored.update((key, written[key]) for key in keys if key in written)
         outcome = Judged()
         try:
             judge(judged, stored, aggregates, self.policy, atomic=False, into=outcome)
@@ -483,7 +515,17 @@ class GovernanceLedger(Application[UUID]):
         The decision's artifacts (GovernanceDecision, AutoSignature) and event sequence.
         """
         agg = self.gate(decision_id)
-        return None if agg is None else DecisionRecord.from_history(agg.history, agg.state)
+        if agg is None:
+            return None
+        try:
+            return DecisionRecord.from_history(agg.history, agg.state)
+        except (ValueError, KeyError, TypeError) as exc:
+            msg = (
+                f"decision {decision_id}'s stored events do not make a governance decision "
+                f"({type(exc).__name__}); the store was changed behind the ledger's back (run "
+                "govledger verify)"
+            )
+            raise TamperDetectedError(msg, field="decision_id", rule="decodable") from None
 
     def stored_events(
         self, *, start: int = 1, limit: int = 1000, stop: int | None = None
@@ -592,17 +634,21 @@ class GovernanceLedger(Application[UUID]):
                 field="automation_level",
                 rule="enum",
             ) from None
-        plan = plan_gate(
-            self.policy,
-            gate_type=gate_type,
-            level=level,
-            decision=decision,
-            confidence=confidence,
-            rationale=rationale,
-            evidence_refs=evidence_refs,
-            model_id=model_id,
-            actor=actor,
-        )
+
+        def planned(policy: GatePolicy) -> GatePlan:
+            return plan_gate(
+                policy,
+                gate_type=gate_type,
+                level=level,
+                decision=decision,
+                confidence=confidence,
+                rationale=rationale,
+                evidence_refs=evidence_refs,
+                model_id=model_id,
+                actor=actor,
+            )
+
+        plan = planned(self.policy)
         binding = Binding(
             decision_id or str(uuid.uuid4()),
             gate_type,
@@ -610,9 +656,21 @@ class GovernanceLedger(Application[UUID]):
             level.value,
             (("wp_id", wp_id), ("mt_id", mt_id), ("job_id", job_id)),
         )
-        return self._record_steps(
-            binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
-        )
+        try:
+            return self._record_steps(
+                binding, plan.steps, plan.outcome, new_ids=True, new_decision=decision_id is None
+            )
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
+            # A used decision_id (ours from a first try, or another writer's): a retry with
+            # the same arguments gets the recorded outcome, anything else is ``duplicate``.
+            agg = None if decision_id is None else self.gate(decision_id)
+            if agg is None:
+                raise
+            again = planned(agg.policy)
+            replay = gate_replay(agg.history, agg.policy, binding, again.steps)
+            return _replayed(binding.decision_id, replay, again.outcome)
 
     @_journaled
     def record_human_decision(
@@ -628,6 +686,9 @@ class GovernanceLedger(Application[UUID]):
         Record a human's answer (005) and, when it is final, close the gate (002).
 
         ``user_id`` is required: the ledger's own API never records an anonymous human.
+        The same answer by the same user, repeated, returns the recorded outcome
+        (``replayed``); a decision already answered by another user or otherwise is
+        ``duplicate``.
         """
         _require_text("record_human_decision", user_id=user_id)
         if not user_id.strip():
@@ -642,7 +703,21 @@ class GovernanceLedger(Application[UUID]):
             decision_id, "record_human_decision", "a human answers a recorded decision"
         )
         steps = plan_human_decision(user_id, decision, rationale, final=final)
-        return self._record_steps(Binding.of(agg.state), steps, None, new_ids=True)
+        binding = Binding.of(agg.state)
+        try:
+            return self._record_steps(binding, steps, None, new_ids=True)
+        except (InvalidSchemaError, StoreError):
+            raise
+        except LedgerError:
+            # Answered already (by this call's first try, or by someone else meanwhile)?
+            agg = self._existing(decision_id, "record_human_decision")
+            replay = human_replay(agg.history, agg.policy, binding, steps)
+            if replay is None:
+                raise
+            state = replay.state
+            return _replayed(
+                decision_id, replay, Outcome(state.verdict, state.threshold, state.reason)
+            )
 
     # --- step commands: for orchestrators that drive each step themselves ---------------
 
@@ -773,6 +848,23 @@ class GovernanceLedger(Application[UUID]):
             event_types=tuple(fr["type"] for fr in sequence),
             event_ids=tuple(fr["event_id"] for fr in sequence),
         )
+
+
+def _replayed(decision_id: str, replay: Replay, outcome: Outcome) -> GateOutcome:
+    """
+    The outcome a command's first call returned, rebuilt from what it recorded.
+    """
+    return GateOutcome(
+        decision_id=decision_id,
+        status=replay.state.status.value,
+        verdict=outcome.verdict.value,
+        decision=replay.state.effective_decision,
+        threshold=outcome.threshold,
+        reason=outcome.reason,
+        event_types=tuple(fr["type"] for fr in replay.events),
+        event_ids=tuple(fr["event_id"] for fr in replay.events),
+        replayed=True,
+    )
 
 
 def _require_text(command: str, *, optional: tuple[str, ...] = (), **values: Any) -> None:

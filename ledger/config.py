@@ -39,6 +39,10 @@ class LedgerConfig:
     signing_key: str | None = None
     #: The operator's gate policy file (TOML); None: the normative table of 2.6.8.12.2 alone.
     policy_file: str | None = None
+    #: The auditor's own copy of the public key checkpoints are checked against
+    #: (``GOVLEDGER_VERIFY_KEY``); kept away from the store, it is what makes ``verify``
+    #: and ``project`` independent of whoever can write the store.
+    verify_key: str | None = None
     #: The libpq ``PG*`` variables (host, port, user, password, database) that fill in
     #: what a ``postgresql://`` URL leaves out; read by ``from_env``, never shown.
     pg_defaults: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -67,6 +71,8 @@ class LedgerConfig:
             overrides["signing_key"] = env["GOVLEDGER_SIGNING_KEY"]
         if env.get("GOVLEDGER_POLICY"):
             overrides["policy_file"] = env["GOVLEDGER_POLICY"]
+        if env.get("GOVLEDGER_VERIFY_KEY"):
+            overrides["verify_key"] = env["GOVLEDGER_VERIFY_KEY"]
         from ledger.stores._pgurl import PG_VARIABLES  # noqa: PLC0415 - only Postgres users need it
 
         pg = tuple((name, env[name]) for name in PG_VARIABLES if env.get(name))

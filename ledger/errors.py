@@ -21,10 +21,12 @@ __all__ = [
     "KeyUnusableError",
     "LedgerError",
     "LockedHaltError",
+    "OutputUnavailableError",
     "SealError",
     "SequenceViolationError",
     "StaleSealError",
     "StoreError",
+    "TamperDetectedError",
     "UnknownEventTypeError",
 ]
 
@@ -180,7 +182,46 @@ class InputUnavailableError(LedgerError, OSError):
 
     code = "input_unavailable"
     meaning = "an input file cannot be read"
-    exit_status = 2
+    exit_status = 3
+
+
+class OutputUnavailableError(LedgerError, OSError):
+    """
+    An output the command line names cannot be written as asked.
+    """
+
+    code = "output_unavailable"
+    meaning = (
+        "an output file or directory cannot be written: no such directory, not writable, or it "
+        "exists and holds something govledger did not write (left unchanged)"
+    )
+    exit_status = 3
+
+
+class TamperDetectedError(LedgerError, ValueError):
+    """
+    A stored event is not what the signed checkpoints sealed, or is not a governance event.
+
+    Raised before anything derived from it is written or shown.
+    """
+
+    code = "tamper_detected"
+    meaning = (
+        "a stored event does not hash to what a signed checkpoint sealed, or cannot be decoded "
+        "as a valid governance event; names the first position (nothing of it was projected)"
+    )
+
+    def __init__(self, message: str, *, position: int | None = None, **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)
+        self.position = position
+
+    def as_dict(self) -> dict[str, str | None]:
+        """
+        The structured form, with the store position it names.
+        """
+        out = super().as_dict()
+        out["position"] = None if self.position is None else str(self.position)
+        return out
 
 
 class CheckpointError(LedgerError, ValueError):

@@ -9,9 +9,22 @@ oversight report from it. ``TABLES`` declares every table.
 
 from projections._duckdb import connect as open_projection
 from projections._duckdb import create_tables, cut, drop_tables, position, table_checksums
-from projections._errors import ProjectionBusyError, ProjectionError, ReadOnlyQueryError
+from projections._errors import (
+    ProjectionBusyError,
+    ProjectionError,
+    QuerySqlError,
+    ReadOnlyQueryError,
+)
 from projections._tables import TABLES, Column, Table
-from projections.queries import REPORTS, Report, Result, export_parquet, run_query, run_report
+from projections.queries import (
+    REPORTS,
+    Report,
+    Result,
+    decisions_by_status,
+    export_parquet,
+    run_query,
+    run_report,
+)
 from projections.report import VerificationState, build_report
 from projections.runner import (
     DEFAULT_BATCH,
@@ -34,6 +47,7 @@ __all__ = [
     "NotificationLog",
     "ProjectionBusyError",
     "ProjectionError",
+    "QuerySqlError",
     "ReadOnlyQueryError",
     "Replay",
     "Report",
@@ -45,6 +59,7 @@ __all__ = [
     "catch_up",
     "create_tables",
     "cut",
+    "decisions_by_status",
     "drop_tables",
     "export_parquet",
     "follow",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger.errors import LedgerError, StoreError
 
-__all__ = ["ProjectionBusyError", "ProjectionError", "ReadOnlyQueryError"]
+__all__ = ["ProjectionBusyError", "ProjectionError", "QuerySqlError", "ReadOnlyQueryError"]
 
 
 class ProjectionError(LedgerError, RuntimeError):
@@ -25,10 +25,30 @@ class ProjectionBusyError(StoreError):
     meaning = "the DuckDB projection file is missing, locked by another writer, or unreadable"
 
 
-class ReadOnlyQueryError(LedgerError, ValueError):
+class ReadOnlyQueryError(LedgerError, PermissionError):
     """
-    ``govledger query`` was given a statement that is not a read.
+    ``govledger query`` was given a statement that is not a read, or that reaches outside.
     """
 
     code = "read_only_query"
-    meaning = "govledger query runs only SELECT-like statements over the projection"
+    meaning = (
+        "govledger query runs only SELECT-like statements over the projection; files, the "
+        "network and extensions are out of its reach"
+    )
+
+
+class QuerySqlError(LedgerError, ValueError):
+    """
+    ``govledger query`` was given SQL that does not parse or does not run (a SQL mistake).
+    """
+
+    code = "sql_error"
+    meaning = (
+        "govledger query's SQL does not parse or names something that does not exist; the "
+        "message shows where"
+    )
+
+    def __init__(self, message: str, *, detail: str = "", **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)
+        #: DuckDB's own lines (the statement and a caret under the position), for people.
+        self.detail = detail

@@ -25,6 +25,7 @@ from ledger.events import FR_IDS
 __all__ = [
     "BATCH_OPERATIONS",
     "BOOKKEEPING",
+    "META",
     "TABLES",
     "WRITE_ORDER",
     "Column",
@@ -144,10 +145,14 @@ _EVENTS = Table(
         _c("timestamp", _TS, null=False, sql=timestamp(_J["timestamp"])),
         _c("actor", null=False, sql=_J["actor"]),
         _c("fr", "JSON", null=False),
+        # Covered by a signed checkpoint the projection checked it against (a later catch-up
+        # sets it once a new checkpoint covers it); when the store committed it.
+        _c("sealed", "BOOLEAN", null=False),
+        _c("recorded_at", _TS),
     ),
     order_by="position",
     source=(
-        "(SELECT position, fr, json_extract_string(fr, ["
+        "(SELECT position, fr, sealed, recorded_at, json_extract_string(fr, ["
         + ", ".join(f"'$.{name}'" for name in _EXTRACTED)
         + "]) AS j FROM batch)"
     ),
@@ -323,8 +328,12 @@ BATCH_OPERATIONS: Final[Mapping[str, tuple[Table, str]]] = {
 #: The order a batch is written in: deletes and updates go before the inserts.
 WRITE_ORDER: Final = ("decisions_replaced", "human_interventions_answers", *TABLES)
 
-#: Tables that are not projected rows: the tracking position, and an as-of file's cut.
+#: The projection's binding to its store, and how far the checkpoints were checked.
+META: Final = "projection_meta"
+
+#: Tables that are not projected rows: the tracking position, an as-of file's cut, the binding.
 BOOKKEEPING: Final[Mapping[str, str]] = {
+    META: f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     # One row per committed batch; the PRIMARY KEY makes a replayed position a no-op.
     "tracking": (
         "CREATE TABLE IF NOT EXISTS tracking (source VARCHAR NOT NULL, "

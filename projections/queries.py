@@ -1,7 +1,10 @@
 """Audit queries over the projection: each returns column names and plain row tuples.
 
 Nothing here writes. ``run_query`` runs an auditor's own SQL and refuses any
-statement that is not a read, before DuckDB sees it.
+statement that is not a read, before DuckDB sees it; the connection it is given is
+sandboxed (``_duckdb.sandbox``), so a read cannot reach a file, the network or an
+extension either. A SQL mistake is reported as one (``sql_error``, with DuckDB's
+caret), a reach outside as ``read_only_query``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ledger import _time
-from projections._errors import ReadOnlyQueryError
+from projections._errors import QuerySqlError, ReadOnlyQueryError
 from projections._tables import TABLES
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["REPORTS", "Report", "Result", "export_parquet", "run_query", "run_report"]
+__all__ = [
+    "REPORTS",
+    "Report",
+    "Result",
+    "decisions_by_status",
+    "export_parquet",
+    "run_query",
+    "run_report",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +172,7 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
     try:
         statements = con.extract_statements(sql)
     except duckdb.ParserException as exc:
-        raise ReadOnlyQueryError(f"query does not parse: {exc}", rule="sql") from None
+        raise _sql_mistake(exc) from None
     if len(statements) != 1:
         raise ReadOnlyQueryError(
             f"query runs exactly one statement; got {len(statements)}", rule="sql"
@@ -176,8 +187,70 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
         )
     try:
         return _fetch(con, sql, [])
+    except duckdb.PermissionException as exc:
+        raise ReadOnlyQueryError(
+            f"query reads only the projection: {_first_line(exc)} (files, the network and "
+            "extensions are out of reach)",
+            rule="sandbox",
+        ) from None
     except duckdb.Error as exc:
-        raise ReadOnlyQueryError(f"query failed: {exc}", rule="sql") from None
+        if "extension" in str(exc).lower():
+            raise ReadOnlyQueryError(
+                f"query reads only the projection: {_first_line(exc)} (extensions are neither "
+                "installed nor loaded)",
+                rule="sandbox",
+            ) from None
+        raise _sql_mistake(exc) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _sql_mistake(exc: Exception) -> QuerySqlError:
+    """
+    A SQL mistake: the first line as the message, DuckDB's statement and caret as detail.
+    """
+    text = str(exc).strip()
+    lines = text.splitlines()
+    caret = [line for line in lines[1:] if line.strip()]
+    where = ""
+    for line in caret:
+        if line.startswith("LINE "):
+            where = f" ({line.strip()})"
+    return QuerySqlError(
+        f"query SQL: {lines[0] if lines else text}{where}", rule="sql", detail="\n".join(caret)
+    )
+
+
+#: ``decisions_by_status``: what a list of decisions shows of each (the server, MCP, pending).
+_BY_STATUS = (
+    "SELECT created_position AS position, decision_id, gate_type, target_ref, "
+    "automation_level, status, model_decision, confidence, threshold, model_id, created_at, "
+    "awaiting_since, "
+    "CASE WHEN awaiting_since IS NULL THEN NULL "
+    "ELSE round(epoch(CAST(? AS TIMESTAMPTZ)) - epoch(awaiting_since), 3) END AS waited_seconds "
+    "FROM decisions WHERE status = ? AND created_position > ? "
+    "ORDER BY created_position LIMIT ?"
+)
+
+
+def decisions_by_status(
+    con: duckdb.DuckDBPyConnection,
+    status: str,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> Result:
+    """
+    Decisions whose status is ``status``, oldest first (in the order they were created),
+    from store position ``after`` on: a page of at most ``limit``.
+
+    ``position`` (the store position of the decision's 001) is the page cursor: pass
+    the last one seen as ``after`` for the next page. Waits are measured against ``now``.
+    """
+    return _fetch(con, _BY_STATUS, [_time.utc_text(now), status, after, limit])
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Result:

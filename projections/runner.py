@@ -4,11 +4,15 @@ The SQLite store has no push notifications, so catch-up pulls the notification
 log in batches (``GovernanceLedger.stored_events``). Each batch's rows and the
 position it reached commit in one DuckDB transaction, so a projector stopped at
 any point, ``kill -9`` included, resumes from its position with no row lost or
-doubled.
+doubled. Each batch is checked against the signed checkpoints before it is
+folded (``projections._evidence``): a forged event stops the catch-up with
+``tamper_detected`` and nothing of its batch is written.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,10 +25,13 @@ from ledger.policy import GatePolicy
 from ledger.stores import EventStore
 from projections import _duckdb
 from projections._errors import ProjectionBusyError, ProjectionError
+from projections._evidence import Evidence, Verified
 from projections.views import Carried, fold, refusals_table
 
 if TYPE_CHECKING:
     import duckdb
+
+    from ledger.trust import VerifierKey
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -105,7 +112,21 @@ def _batches(
         yield batch
 
 
-def catch_up(
+def _recorded(store: EventStore, batch: Sequence[tuple[int, bytes]]) -> list[str | None]:
+    """
+    When the store committed each event of ``batch`` (its commit's ``recorded_at``).
+    """
+    times = store.commit_times(batch[0][0], batch[-1][0])
+    out: list[str | None] = []
+    i = 0
+    for position, _ in batch:
+        while i < len(times) and times[i][0] < position:
+            i += 1
+        out.append(times[i][1] if i < len(times) else None)
+    return out
+
+
+def catch_up(  # noqa: C901 - one loop; the checks around it are each one line
     ledger: NotificationLog,
     con: duckdb.DuckDBPyConnection,
     *,
@@ -114,12 +135,16 @@ def catch_up(
     should_stop: Callable[[], bool] = _never,
     allow_cut: bool = False,
     refused_until: str | None = None,
+    key: VerifierKey | None = None,
+    label: str = "the event store",
 ) -> CatchUp:
     """
     Apply every stored event after the projection's position (up to ``stop``, inclusive),
     and every refusal in the journal (up to ``refused_until``, a UTC time text).
 
     ``should_stop`` is asked between batches, so a follower exits on a committed batch.
+    Every event is checked against the signed checkpoints (by ``key``; without one, the
+    roots only) before its batch is written; see ``projections._evidence``.
     """
     if not allow_cut and _duckdb.cut(con) is not None:
         raise ProjectionError(
@@ -127,12 +152,18 @@ def catch_up(
             "its cut and is not caught up",
             rule="replay",
         )
+    # The checkpoints first, then the last position: every checkpoint read is then within it.
+    evidence = Evidence(ledger, key, Verified.from_meta(_duckdb.read_meta(con)), label)
     start = _duckdb.position(con)
     target = ledger.max_position() if stop is None else stop
     # The refusal journal first: it is small, and each page commits with its position.
     _catch_up_refusals(ledger, con, batch_size, refused_until)
     end, applied = start, 0
+    if evidence.active and start > evidence.verified.position:
+        _seal_projected(ledger, con, evidence, start, batch_size)
     if target <= start:
+        if stop is None:
+            evidence.finish()
         return CatchUp(start, start, 0)
 
     # The rows the previous batch wrote: most decisions a batch continues were created in
@@ -150,15 +181,25 @@ def catch_up(
         return found
 
     writer = _Writer(con)
+    stopped = False
     try:
         for batch in _batches(ledger, start + 1, target, batch_size):
+            sealed = evidence.check(batch)
             written: dict[str, Carried] = {}
-            tables = fold(batch, load, written, ledger.creation_policies(batch[0][0], batch[-1][0]))
-            done = writer.submit(tables, batch[-1][0], len(batch))
+            tables = fold(
+                batch,
+                load,
+                written,
+                ledger.creation_policies(batch[0][0], batch[-1][0]),
+                sealed=sealed,
+                recorded=_recorded(ledger.store, batch),
+            )
+            done = writer.submit(tables, batch[-1][0], len(batch), evidence.verified.to_meta())
             if done is not None:
                 end, applied = done[0], applied + done[1]
             recent = written
             if should_stop():
+                stopped = True
                 break
     finally:
         # Whatever happens, the batch in flight commits or rolls back as a whole.
@@ -166,6 +207,8 @@ def catch_up(
         reader.close()
     if done is not None:
         end, applied = done[0], applied + done[1]
+    if stop is None and not stopped:
+        evidence.finish()
     return CatchUp(start, end, applied)
 
 
@@ -187,6 +230,27 @@ def _catch_up_refusals(
             _duckdb.record_position(con, page[-1][0], _duckdb.REFUSALS_SOURCE)
 
 
+def _seal_projected(
+    ledger: NotificationLog,
+    con: duckdb.DuckDBPyConnection,
+    evidence: Evidence,
+    projected: int,
+    batch_size: int,
+) -> None:
+    """
+    Check the events projected before a checkpoint covered them, and mark them sealed.
+    """
+    first = evidence.verified.position + 1
+    for batch in _batches(ledger, first, projected, batch_size):
+        evidence.check(batch)
+    with _duckdb.transaction(con):
+        con.execute(
+            "UPDATE events SET sealed = true WHERE position >= ? AND position <= ? AND NOT sealed",
+            [first, evidence.verified.position],
+        )
+        _duckdb.write_meta(con, evidence.verified.to_meta())
+
+
 class _Writer:
     """
     Writes one batch (its rows and its position, one transaction) in a second thread.
@@ -202,11 +266,12 @@ class _Writer:
         self._error: BaseException | None = None
         self._pending: tuple[int, int] | None = None
 
-    def _write(self, tables: dict[str, Any], position: int) -> None:
+    def _write(self, tables: dict[str, Any], position: int, meta: dict[str, str]) -> None:
         try:
             with _duckdb.transaction(self._con):
                 _duckdb.write_tables(self._con, tables)
                 _duckdb.record_position(self._con, position)
+                _duckdb.write_meta(self._con, meta)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             self._error = exc
 
@@ -223,14 +288,19 @@ class _Writer:
             raise error
         return done
 
-    def submit(self, tables: dict[str, Any], position: int, events: int) -> tuple[int, int] | None:
+    def submit(
+        self, tables: dict[str, Any], position: int, events: int, meta: dict[str, str]
+    ) -> tuple[int, int] | None:
         """
         Start writing a batch after the previous one committed (returned as by ``wait``).
         """
         done = self.wait()
         self._pending = (position, events)
         self._thread = threading.Thread(
-            target=self._write, args=(tables, position), name="govledger-project", daemon=True
+            target=self._write,
+            args=(tables, position, meta),
+            name="govledger-project",
+            daemon=True,
         )
         self._thread.start()
         return done
@@ -243,13 +313,25 @@ def rebuild(
     batch_size: int = DEFAULT_BATCH,
     stop: int | None = None,
     refused_until: str | None = None,
+    key: VerifierKey | None = None,
+    label: str = "the event store",
 ) -> CatchUp:
     """
     Drop every projection table and replay the store from its first event.
+
+    The file is bound to the ledger's store anew (``projection_meta``).
     """
     _duckdb.drop_tables(con)
-    _duckdb.create_tables(con)
-    return catch_up(ledger, con, batch_size=batch_size, stop=stop, refused_until=refused_until)
+    _duckdb.create_tables(con, ledger.store.meta)
+    return catch_up(
+        ledger,
+        con,
+        batch_size=batch_size,
+        stop=stop,
+        refused_until=refused_until,
+        key=key,
+        label=label,
+    )
 
 
 def replay_as_of(
@@ -258,22 +340,52 @@ def replay_as_of(
     moment: datetime,
     *,
     batch_size: int = DEFAULT_BATCH,
+    key: VerifierKey | None = None,
+    label: str = "the event store",
 ) -> Replay:
     """
     Build ``path`` from the events the store had recorded at ``moment`` (by store order).
 
     The cut is the last position whose ``recorded_at`` (commit time) is at or before
     ``moment``; the file records it in ``replay_cut`` and is never caught up afterwards.
+    It is built in a temporary file beside ``path`` and renamed over it when complete,
+    so a crash leaves the old file or the new one; a ``path`` that exists and is not a
+    govledger projection is refused and left unchanged.
     """
-    at = ledger.position_at(moment)
-    con = _duckdb.connect(path)
-    try:
-        done = rebuild(
-            ledger, con, batch_size=batch_size, stop=at, refused_until=_time.utc_text(moment)
+    target = Path(path)
+    kind, _ = _duckdb.inspect(target)
+    if kind == "foreign":
+        msg = (
+            f"{target} is not a govledger projection (it has other tables); it was left "
+            "unchanged: give another --to"
         )
-        _duckdb.record_cut(con, _time.utc_text(moment), at, done.events)
+        raise ProjectionError(msg, field="to", rule="foreign")
+    at = ledger.position_at(moment)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    temporary = Path(name)
+    temporary.unlink()  # DuckDB makes the file itself
+    try:
+        con = _duckdb.connect(temporary, store=ledger.store.meta)
+        try:
+            done = catch_up(
+                ledger,
+                con,
+                batch_size=batch_size,
+                stop=at,
+                refused_until=_time.utc_text(moment),
+                key=key,
+                label=label,
+            )
+            _duckdb.record_cut(con, _time.utc_text(moment), at, done.events)
+        finally:
+            con.close()
+        # A write-ahead log left by the replaced file must not be replayed onto the new one.
+        Path(f"{target}.wal").unlink(missing_ok=True)
+        temporary.replace(target)
     finally:
-        con.close()
+        temporary.unlink(missing_ok=True)
+        Path(f"{temporary}.wal").unlink(missing_ok=True)
     return Replay(moment, at, done.events)
 
 
@@ -340,6 +452,8 @@ def follow(
     should_stop: Callable[[], bool] = _never,
     on_progress: Callable[[CatchUp], None] = lambda _: None,
     wakeups: Wakeups | None = None,
+    key: VerifierKey | None = None,
+    label: str = "the event store",
 ) -> int:
     """
     Keep catching up until ``should_stop()``; return the number of events applied.
@@ -350,7 +464,9 @@ def follow(
     con = open_projection()
     try:
         known = _duckdb.position(con)
-        first = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+        first = catch_up(
+            ledger, con, batch_size=batch_size, should_stop=should_stop, key=key, label=label
+        )
     finally:
         con.close()
     total = first.events
@@ -369,7 +485,14 @@ def follow(
                     wakeups.wait(interval)
                     continue
                 try:
-                    done = catch_up(ledger, con, batch_size=batch_size, should_stop=should_stop)
+                    done = catch_up(
+                        ledger,
+                        con,
+                        batch_size=batch_size,
+                        should_stop=should_stop,
+                        key=key,
+                        label=label,
+                    )
                 finally:
                     con.close()
                 known = max(known, done.end)

@@ -20,9 +20,9 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from ledger.decision_state import UNATTRIBUTED, DecisionState, evolve
+from ledger.errors import LedgerError, TamperDetectedError
 from ledger.events import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED
 from ledger.policy import BUILTIN, GatePolicy
-from projections._errors import ProjectionError
 from projections._tables import BATCH_OPERATIONS, TABLES
 
 __all__ = ["Carried", "Loader", "fold", "refusals_table"]
@@ -77,6 +77,9 @@ def fold(
     load: Loader,
     touched: dict[str, Carried] | None = None,
     policy_at: Callable[[int], GatePolicy] = lambda _: BUILTIN,
+    *,
+    sealed: Sequence[bool] | None = None,
+    recorded: Sequence[str | None] | None = None,
 ) -> dict[str, pa.Table]:
     """
     The rows one batch of (position, canonical bytes) adds or changes, per table.
@@ -87,8 +90,14 @@ def fold(
     ``touched`` is given it receives the decisions this batch wrote, as they are after
     it (a caller may serve the next batch's ``load`` from them). ``policy_at`` names the
     gate policy a 001 at a position was judged under (the store keeps it per commit).
+    ``sealed`` and ``recorded`` (one per event) fill the ``events`` columns of the same
+    names.
+
+    A stored event that is not a governance event the fold can apply raises
+    ``TamperDetectedError`` naming its position: the store refuses such events, so
+    one that is stored was put there behind the ledger's back.
     """
-    parsed = [orjson.loads(state) for _, state in batch]
+    parsed = [_decoded(position, state) for position, state in batch]
     positions = [p for p, _ in batch]
     created_here = {fr["decision_id"] for fr in parsed if fr["type"] == CREATED}
     earlier = sorted({fr["decision_id"] for fr in parsed} - created_here)
@@ -105,7 +114,12 @@ def fold(
         RECEIVED: folder.received,
     }
     for position, fr in zip(positions, parsed, strict=True):
-        handlers[fr["type"]](position, fr)
+        try:
+            handlers[fr["type"]](position, fr)
+        except TamperDetectedError:
+            raise
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _undecodable(position, f"it cannot be applied to its decision ({exc})") from None
     rows = [folder.decisions[d].row() for d in folder.touched]
     replaced = [d for d in earlier if d in folder.touched]
     if touched is not None:
@@ -115,12 +129,40 @@ def fold(
     return {
         "decisions_replaced": _table("decisions_replaced", [{"decision_id": d} for d in replaced]),
         "human_interventions_answers": _table("human_interventions_answers", folder.answers),
-        "events": _events_table(positions, batch),
+        "events": _events_table(positions, batch, sealed, recorded),
         "decisions": _table("decisions", rows),
         "auto_signatures": _table("auto_signatures", folder.signatures),
         "human_interventions": _table("human_interventions", list(folder.interventions.values())),
         "locked_halts": _table("locked_halts", folder.halts),
     }
+
+
+#: What every stored event has (the rest is checked where it is used).
+_KEYS: Final = frozenset({"event_id", "type", "decision_id", "timestamp", "actor"})
+_TYPES: Final = frozenset({CREATED, APPLIED, SIGNED, REQUESTED, RECEIVED})
+
+
+def _undecodable(position: int, why: str) -> TamperDetectedError:
+    return TamperDetectedError(
+        f"the stored event at position {position} is not a governance event the ledger "
+        f"could have stored: {why}; the store was changed behind the ledger's back "
+        "(run govledger verify)",
+        position=position,
+        field="position",
+        rule="decodable",
+    )
+
+
+def _decoded(position: int, state: bytes) -> dict[str, Any]:
+    try:
+        fr = orjson.loads(state)
+    except orjson.JSONDecodeError as exc:
+        raise _undecodable(position, f"not JSON ({exc})") from None
+    if type(fr) is not dict or not fr.keys() >= _KEYS:
+        raise _undecodable(position, "not an object with " + ", ".join(sorted(_KEYS)))
+    if fr["type"] not in _TYPES:
+        raise _undecodable(position, f"unknown type {fr['type']!r}")
+    return fr
 
 
 class _Folder:
@@ -148,11 +190,8 @@ class _Folder:
             decision = self.decisions[decision_id]
         except KeyError:
             # The store refuses a 002..005 without its 001, so this is a foreign or damaged store.
-            msg = (
-                f"{fr['type']} at position {position} belongs to decision {decision_id!r}, "
-                "which has no gov_decision_created before it"
-            )
-            raise ProjectionError(msg, decision_id=decision_id, event_type=fr["type"]) from None
+            why = f"its decision {decision_id!r} has no gov_decision_created before it"
+            raise _undecodable(position, why) from None
         before = decision.state
         decision.state = evolve(before, fr)
         decision.created["last_position"] = position
@@ -265,8 +304,22 @@ def refusals_table(rows: Sequence[tuple[int, Sequence[Any]]]) -> pa.Table:
     )
 
 
-def _events_table(positions: list[int], batch: Sequence[tuple[int, bytes]]) -> pa.Table:
+def _events_table(
+    positions: list[int],
+    batch: Sequence[tuple[int, bytes]],
+    sealed: Sequence[bool] | None,
+    recorded: Sequence[str | None] | None,
+) -> pa.Table:
     # Only the position and the stored bytes, which already are the normalised event as
     # JSON (UTF-8, checked by Arrow's cast); DuckDB extracts the flat columns itself.
     fr = pa.array([state for _, state in batch], pa.binary()).cast(pa.string())
-    return pa.Table.from_arrays([pa.array(positions, pa.int64()), fr], schema=_SCHEMAS["events"])
+    count = len(positions)
+    return pa.Table.from_arrays(
+        [
+            pa.array(positions, pa.int64()),
+            fr,
+            pa.array(sealed if sealed is not None else [False] * count, pa.bool_()),
+            pa.array(recorded if recorded is not None else [None] * count, pa.string()),
+        ],
+        schema=_SCHEMAS["events"],
+    )

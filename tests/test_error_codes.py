@@ -72,6 +72,7 @@ def test_the_readme_table_lists_every_code_with_its_meaning():
     """
     text = README.read_text()
     table = dict(re.findall(r"^\| `(\w+)` \| (.+?) \|$", text, flags=re.MULTILINE))
+    from ledger.serve import _errors as service
     from projections import _errors as read_side
 
     read_errors = [
@@ -79,5 +80,13 @@ def test_the_readme_table_lists_every_code_with_its_meaning():
         read_side.ProjectionBusyError,
         read_side.ReadOnlyQueryError,
     ]
-    for cls in [*error_classes(), *read_errors]:
+    service_errors = [
+        cls
+        for cls in vars(service).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.LedgerError)
+        and cls.__module__ == service.__name__
+    ]
+    assert len(service_errors) == 8
+    for cls in [*error_classes(), *read_errors, *service_errors]:
         assert table.get(cls.code) == cls.meaning, cls.code

@@ -18,6 +18,7 @@ DOMAIN = [
     "artifacts",
     "validation",  # through _schemas, which reads schemas/ once: the source of truth
     "_plan",
+    "_replay",
     "_batch",
     "_time",
 ]
@@ -41,6 +42,7 @@ IO_MODULES = {
 }
 #: What the read side may know of the write side: the pure domain, and the store's port.
 PROJECTIONS_MAY_USE = {
+    "ledger.trust",  # the pure Merkle tree and checkpoints: the read side checks what it projects
     "ledger.events",
     "ledger.vocabulary",
     "ledger.policy",
@@ -148,3 +150,16 @@ def test_only_the_config_reads_the_environment():
         source = path.read_text()
         assert "os.environ" not in source, path.name
         assert "getenv" not in source, path.name
+
+
+def test_the_servers_reach_the_domain_only_through_the_application_service():
+    """
+    Issue 12: ledger/serve/ (HTTP and MCP) are adapters: they use the GovernanceLedger that
+    bootstrap gives them, never the aggregate, the judge, the fold or the read side directly.
+    """
+    inner = {"ledger.gate", "ledger._batch", "ledger._plan", "ledger.decision_state"}
+    inner |= {"ledger._mapper", "ledger.events", "ledger.policy", "ledger.validation"}
+    for path in modules("ledger/serve"):
+        used = {m for m in imports(path) if m.startswith(("ledger", "projections"))}
+        assert not used & inner, (path.name, used & inner)
+        assert not {m for m in used if m.startswith("projections")}, path.name

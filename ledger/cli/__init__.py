@@ -5,7 +5,9 @@ handler takes the parsed arguments and the ``Runtime`` and returns an exit
 status. ``main(argv)`` returns it too, so tests call it in-process.
 
 Exit status: 0 every line accepted or duplicate; 1 a line was rejected or a
-check failed; 2 usage error; 3 the store could not be read or written.
+check failed (``tamper_detected`` included); 2 usage error; 3 the store or a file
+could not be read or written; 130 interrupted (Ctrl-C), with a one-line note of
+what was stored. No failure prints a traceback.
 """
 
 from __future__ import annotations
@@ -16,18 +18,27 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ledger.bootstrap import bootstrap
-from ledger.cli import output, policy, read, seal, write
+from ledger.cli import output, policy, read, seal, serve, write
 from ledger.config import LedgerConfig
 from ledger.errors import ConfigurationError, LedgerError
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_STORE", "EXIT_USAGE", "build_parser", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_STORE",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
+EXIT_INTERRUPTED = 130
 
-_VERBS = (write, read, seal, policy)
+_VERBS = (write, read, seal, policy, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,3 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `govledger events | head`: the reader left, not an error
         sys.stderr.close()
         return EXIT_OK
+    except KeyboardInterrupt:
+        # Every write commits whole or not at all: what was acknowledged stays stored.
+        output.say(
+            f"{args.command}: interrupted; what was reported done before stays stored, "
+            "nothing half-written was kept"
+        )
+        return EXIT_INTERRUPTED

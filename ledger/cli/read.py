@@ -1,20 +1,23 @@
 """Read-side verbs: project, audit, query, replay, export.
 
 DuckDB allows one writing process or many readers, so each command opens the
-projection file as late and closes it as early as it can; ``query`` opens it
-read-only and never catches up.
+projection file as late and closes it as early as it can. A command that
+catches up does so on a writable connection bound to the store, then reads
+through a read-only, sandboxed one: an auditor's SQL reaches nothing but the
+projection. None of them creates a store.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import re
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 
@@ -22,9 +25,9 @@ import projections
 from ledger import _time
 from ledger.application import GovernanceLedger
 from ledger.bootstrap import Runtime
-from ledger.cli.output import FORMATS, render, say, write_atomically
+from ledger.cli.output import FORMATS, render, replace_directory, say, write_atomically
 from ledger.trust import CheckpointStore
-from projections import ProjectionError, report
+from projections import ProjectionBusyError, ProjectionError, report
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -41,7 +44,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--interval", type=float, default=0.5, help="seconds between polls with --follow"
     )
-    p.add_argument("--rebuild", action="store_true", help="drop the tables and replay everything")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the tables and replay everything (also rebinds a govledger projection "
+        "built from another store)",
+    )
     p.add_argument("--batch-size", type=_positive, default=projections.DEFAULT_BATCH)
     p.set_defaults(handler=_duckdb_errors(_project))
 
@@ -61,9 +69,14 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(handler=_duckdb_errors(_audit))
 
-    p = sub.add_parser("query", help="read-only SQL over the projection")
+    p = sub.add_parser("query", help="read-only SQL over the projection (catches up first)")
     p.add_argument("sql")
     _format_option(p)
+    p.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="query what the projection holds without reading the store",
+    )
     p.set_defaults(handler=_duckdb_errors(_query))
 
     p = sub.add_parser("replay", help="build a projection as of a moment")
@@ -87,8 +100,18 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_duckdb_errors(_report))
 
     p = sub.add_parser("export", help="write each projection table as Parquet")
-    p.add_argument("--parquet", required=True, metavar="DIR")
+    p.add_argument(
+        "--parquet",
+        required=True,
+        metavar="DIR",
+        help="directory to write (replaced as a whole, atomically)",
+    )
     p.add_argument("--no-catch-up", action="store_true")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace DIR even if it holds files an export did not write",
+    )
     p.set_defaults(handler=_duckdb_errors(_export))
 
 
@@ -102,13 +125,29 @@ def _duckdb_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Any
         try:
             return handler(args, runtime)
         except duckdb.Error as exc:
-            raise ProjectionError(
-                f"the projection {runtime.config.projection} failed: {exc}. A file written by an "
-                "older layout is rebuilt with `govledger project --rebuild`",
+            if not isinstance(exc, duckdb.IOException) and not _UNWRITABLE.search(str(exc)):
+                raise ProjectionError(
+                    f"the projection {runtime.config.projection} failed: {_one_line(str(exc))}",
+                    rule="projection",
+                ) from None
+            # A full disk, a vanished file: nothing of the failed batch was committed.
+            raise ProjectionBusyError(
+                f"the projection {runtime.config.projection} could not be written or read: "
+                f"{_one_line(str(exc))}; nothing of the failed batch was committed",
                 rule="projection",
             ) from None
 
     return run
+
+
+#: DuckDB errors that are the file system's, whatever exception class carries them.
+_UNWRITABLE: Final = re.compile(
+    r"Could not (write|read|open|truncate)|No space left|File too large|Disk quota", re.IGNORECASE
+)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _format_option(p: argparse.ArgumentParser) -> None:
@@ -137,6 +176,11 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         msg = f"{text!r} has no time zone (add Z or +hh:mm)"
         raise argparse.ArgumentTypeError(msg)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        msg = f"{text!r} is out of range in UTC"
+        raise argparse.ArgumentTypeError(msg) from None
     return moment
 
 
@@ -162,15 +206,21 @@ class _StopFlag:
 
 
 def _project(args: argparse.Namespace, runtime: Runtime) -> int:
-    with runtime.ledger() as ledger:
+    key = runtime.checking_key()
+    label = runtime.config.store_label
+    with runtime.ledger(create=False) as ledger:
         if args.follow:
             return _follow(args, runtime, ledger)
-        con = runtime.projection()
+        con = runtime.projection(store=ledger.store.meta, rebuild=args.rebuild)
         try:
             if args.rebuild:
-                done = projections.rebuild(ledger, con, batch_size=args.batch_size)
+                done = projections.rebuild(
+                    ledger, con, batch_size=args.batch_size, key=key, label=label
+                )
             else:
-                done = projections.catch_up(ledger, con, batch_size=args.batch_size)
+                done = projections.catch_up(
+                    ledger, con, batch_size=args.batch_size, key=key, label=label
+                )
         finally:
             con.close()
     say(
@@ -184,12 +234,13 @@ def _follow(args: argparse.Namespace, runtime: Runtime, ledger: GovernanceLedger
     flag = _StopFlag()
     previous = {s: signal.signal(s, flag.handle) for s in (signal.SIGTERM, signal.SIGINT)}
     where = runtime.config.projection
+    store = ledger.store.meta
     try:
-        con = runtime.projection()
+        con = runtime.projection(store=store, rebuild=args.rebuild)
         try:
             if args.rebuild:
                 projections.drop_tables(con)
-                projections.create_tables(con)
+                projections.create_tables(con, store)
             after = projections.position(con)
         finally:
             con.close()
@@ -204,12 +255,14 @@ def _follow(args: argparse.Namespace, runtime: Runtime, ledger: GovernanceLedger
         try:
             total = projections.follow(
                 ledger,
-                runtime.projection,
+                functools.partial(runtime.projection, store=store),
                 interval=args.interval,
                 batch_size=args.batch_size,
                 should_stop=flag,
                 on_progress=progress,
                 wakeups=wakeups,
+                key=runtime.checking_key(),
+                label=runtime.config.store_label,
             )
         finally:
             wakeups.close()
@@ -223,27 +276,31 @@ def _follow(args: argparse.Namespace, runtime: Runtime, ledger: GovernanceLedger
 # --- audit, query, export -----------------------------------------------------------
 
 
-def _open_caught_up(runtime: Runtime, *, catch_up: bool) -> Any:
+def _open_caught_up(
+    runtime: Runtime, *, catch_up: bool, allow: tuple[Path, ...] = ()
+) -> duckdb.DuckDBPyConnection:
     """
-    The projection, caught up with the store first unless told not to or frozen (as-of).
+    The projection, read-only and sandboxed, caught up with the store first unless told
+    not to or frozen (as-of). Without catching up the store is not read at all.
     """
     if not catch_up:
-        return runtime.projection(read_only=True)
-    con = runtime.projection()
-    try:
-        frozen = projections.cut(con)
-        if frozen is not None:
-            say(
-                f"{runtime.config.projection} is an as-of replay (cut at position {frozen[1]}, "
-                f"{frozen[0]}); reporting it as it is"
-            )
-            return con
-        with runtime.ledger() as ledger:
-            projections.catch_up(ledger, con)
-    except BaseException:
-        con.close()
-        raise
-    return con
+        return runtime.projection(read_only=True, allow=allow)
+    key = runtime.checking_key()
+    with runtime.ledger(create=False) as ledger:
+        store = ledger.store.meta
+        con = runtime.projection(store=store)
+        try:
+            frozen = projections.cut(con)
+            if frozen is not None:
+                say(
+                    f"{runtime.config.projection} is an as-of replay (cut at position "
+                    f"{frozen[1]}, {frozen[0]}); reporting it as it is"
+                )
+            else:
+                projections.catch_up(ledger, con, key=key, label=runtime.config.store_label)
+        finally:
+            con.close()
+    return runtime.projection(read_only=True, store=store, allow=allow)
 
 
 def _audit(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -264,7 +321,7 @@ def _audit(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _query(args: argparse.Namespace, runtime: Runtime) -> int:
-    con = runtime.projection(read_only=True)
+    con = _open_caught_up(runtime, catch_up=not args.no_catch_up)
     try:
         result = projections.run_query(con, args.sql)
     finally:
@@ -274,11 +331,13 @@ def _query(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _export(args: argparse.Namespace, runtime: Runtime) -> int:
-    con = _open_caught_up(runtime, catch_up=not args.no_catch_up)
-    try:
-        counts = projections.export_parquet(con, args.parquet)
-    finally:
-        con.close()
+    names = {f"{name}.parquet" for name in projections.TABLES}
+    with replace_directory(Path(args.parquet), ours=names, overwrite=args.overwrite) as building:
+        con = _open_caught_up(runtime, catch_up=not args.no_catch_up, allow=(building,))
+        try:
+            counts = projections.export_parquet(con, building)
+        finally:
+            con.close()
     shown = ", ".join(f"{name} {n}" for name, n in counts.items())
     say(f"export: wrote {len(counts)} Parquet files to {args.parquet} (rows: {shown})")
     return 0
@@ -291,8 +350,16 @@ def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
             "cut, so write it to another file"
         )
         return 2
-    with runtime.ledger() as ledger:
-        done = projections.replay_as_of(ledger, args.to, args.as_of, batch_size=args.batch_size)
+    key = runtime.checking_key()
+    with runtime.ledger(create=False) as ledger:
+        done = projections.replay_as_of(
+            ledger,
+            args.to,
+            args.as_of,
+            batch_size=args.batch_size,
+            key=key,
+            label=runtime.config.store_label,
+        )
         total = ledger.max_position()
     sys.stdout.write(
         f"replay: as of {_time.display(done.as_of)} the store had recorded {done.events} events "
@@ -346,7 +413,7 @@ def _verification_state(runtime: Runtime) -> report.VerificationState | None:
     """
     The store's latest signed checkpoint and size: the one place ``report`` reads the store.
     """
-    with runtime.ledger() as ledger:
+    with runtime.ledger(create=False) as ledger:
         latest = CheckpointStore.of(ledger).latest()
         events = ledger.max_position()
     if latest is None:

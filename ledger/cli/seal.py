@@ -15,14 +15,21 @@ import orjson
 
 from ledger.bootstrap import Runtime
 from ledger.cli import output
-from ledger.errors import CheckpointError, InputUnavailableError, KeyUnusableError
+from ledger.errors import (
+    CheckpointError,
+    InputUnavailableError,
+    KeyUnusableError,
+    OutputUnavailableError,
+)
 from ledger.trust import (
+    EVENTS,
+    REFUSALS,
     CheckpointStore,
     check_proof,
     prove,
     read_public_key,
-    seal,
-    verify,
+    seal_all,
+    verify_all,
     write_key_pair,
 )
 
@@ -49,7 +56,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("verify", help="recompute the Merkle tree and check every checkpoint")
     p.add_argument("--checkpoint", help="a checkpoint note the auditor kept")
-    p.add_argument("--key", help="trusted public key file (default: the store's key)")
+    p.add_argument(
+        "--key",
+        help="your own copy of the public key (default: $GOVLEDGER_VERIFY_KEY, else the key "
+        "beside the store, which proves nothing against someone who can write both)",
+    )
     p.add_argument(
         "--require-sealed",
         action="store_true",
@@ -87,32 +98,44 @@ def _read(path: str, what: str) -> bytes:
 
 def _keygen(args: argparse.Namespace, runtime: Runtime) -> int:
     files = write_key_pair(runtime.config, args.out, args.name, force=args.force)
+    if not runtime.config.is_memory:
+        with runtime.ledger(create=True):
+            pass  # the key belongs to a store: make it, if it is not there yet
     print(files.public_text)
     output.say(f"keygen: private key {files.private}, public key {files.public}")
     return 0
 
 
 def _seal(args: argparse.Namespace, runtime: Runtime) -> int:
-    key = runtime.signing_key()
-    if key is None:
-        msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
-        raise KeyUnusableError(msg, field="key", rule="key")
-    with runtime.ledger() as ledger:
-        written = seal(ledger, key)
+    with runtime.ledger(create=False) as ledger:
+        key = runtime.signing_key()
+        if key is None:
+            msg = "seal: no signing key (run govledger keygen, or set GOVLEDGER_SIGNING_KEY)"
+            raise KeyUnusableError(msg, field="key", rule="key")
+        written = seal_all(ledger, key)
         latest = CheckpointStore.of(ledger).latest()
+        journal = CheckpointStore.of(ledger, REFUSALS).latest()
     assert latest is not None  # noqa: S101 - seal always leaves one
-    if written:
+    assert journal is not None  # noqa: S101 - and one of the refusal journal
+    if written[EVENTS.name]:
         output.say(f"seal: checkpoint #{latest.seq}, tree size {latest.tree_size}")
     else:
         output.say(f"seal: nothing new since checkpoint #{latest.seq}")
+    if written[REFUSALS.name]:
+        output.say(
+            f"seal: refusal journal checkpoint #{journal.seq}, tree size {journal.tree_size}"
+        )
     sys.stdout.write(latest.note)
     if args.out:
-        Path(args.out).write_text(latest.note, encoding="utf-8")
+        try:
+            output.write_atomically(Path(args.out), latest.note)
+        except OSError as exc:
+            msg = f"seal: cannot write {args.out}: {exc.strerror or exc} (the checkpoint is stored)"
+            raise OutputUnavailableError(msg, field="out", rule="writable") from None
     return 0
 
 
 def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
-    key = runtime.trusted_key(args.key)
     external = None
     if args.checkpoint:
         try:
@@ -120,28 +143,37 @@ def _verify(args: argparse.Namespace, runtime: Runtime) -> int:
         except UnicodeDecodeError:
             msg = f"the checkpoint file {args.checkpoint} is not UTF-8 text"
             raise CheckpointError(msg, field="checkpoint", rule="utf-8") from None
-    with runtime.ledger() as ledger:
-        report = verify(ledger, key, external, require_sealed=args.require_sealed)
-    sys.stdout.buffer.write(report.to_json() + b"\n")
-    if report.ok:
-        return 0
-    first = report.problems[0]
-    where = (
-        ""
-        if first.position is None
-        else (
-            f" at store position {first.position}"
-            if first.exact
-            else f" at or after store position {first.position}"
-        )
+    with runtime.ledger(create=False) as ledger:
+        trusted = runtime.trusted(args.key)
+        report = verify_all(ledger, trusted.key, external, require_sealed=args.require_sealed)
+    report.trust, report.key_name, report.key_source = (
+        trusted.trust,
+        trusted.key.name,
+        trusted.source,
     )
-    output.say(f"verify: the store of {runtime.config.store_label} disagrees{where}: {first.what}")
+    sys.stdout.buffer.write(report.to_json() + b"\n")
+    if trusted.trust == "self":
+        output.say(
+            f"verify: checked with the key kept beside the store ({trusted.source}); it proves "
+            "nothing against someone who can write both: pass --key with your own copy of the "
+            "public key (or set GOVLEDGER_VERIFY_KEY)"
+        )
+    found = report.first_problem
+    if found is None:
+        return 0
+    log, first = found
+    where = first.where()
+    which = "" if log == EVENTS.name else f" (its {log} log)"
+    output.say(
+        f"verify: the store of {runtime.config.store_label}{which} disagrees"
+        f"{' ' + where if where else ''}: {first.what}"
+    )
     return _EXIT_FAILED
 
 
 def _prove(args: argparse.Namespace, runtime: Runtime) -> int:
-    key = runtime.trusted_key(args.key)
-    with runtime.ledger() as ledger:
+    with runtime.ledger(create=False) as ledger:
+        key = runtime.trusted_key(args.key)
         document = prove(ledger, key, args.decision_id)
     sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return 0

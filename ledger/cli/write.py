@@ -80,8 +80,10 @@ def _lines(handle: IO[bytes]) -> Iterator[bytes]:
         yield raw.rstrip(b"\r\n")
 
 
-def _write_results(results: Iterator[LineResult], *, show: bool = True) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def _write_results(
+    results: Iterator[LineResult], *, show: bool = True, counts: Counter[str] | None = None
+) -> Counter[str]:
+    counts = Counter() if counts is None else counts
     out = sys.stdout.buffer
     for result in results:
         counts[result.status] += 1
@@ -98,8 +100,12 @@ def _status(counts: Counter[str]) -> int:
 
 
 def _validate(args: argparse.Namespace, runtime: Runtime) -> int:
-    with _input(args.file) as handle:
-        return _status(_write_results(validate_lines(_lines(handle), runtime.policy)))
+    try:
+        with _input(args.file) as handle:
+            return _status(_write_results(validate_lines(_lines(handle), runtime.policy)))
+    except KeyboardInterrupt:
+        output.say("validate: interrupted; validate stores nothing")
+        return 130
 
 
 def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -119,12 +125,25 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
             file=sys.stderr,
         )
     started = time.perf_counter()
-    with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
-        results = ingest_lines(ledger, _lines(handle), batch_size=args.batch_size, workers=workers)
-        if key is not None:
-            results = autoseal(ledger, key, results, every=runtime.config.seal_every)
-        shown = progress(results, enabled=not args.quiet and sys.stderr.isatty())
-        counts = _write_results(shown, show=not args.no_results)
+    counts: Counter[str] = Counter()
+    try:
+        with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
+            results = ingest_lines(
+                ledger, _lines(handle), batch_size=args.batch_size, workers=workers
+            )
+            if key is not None:
+                results = autoseal(ledger, key, results, every=runtime.config.seal_every)
+            shown = progress(results, enabled=not args.quiet and sys.stderr.isatty())
+            _write_results(shown, show=not args.no_results, counts=counts)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print(
+            f"govledger ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
+            f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected (each reported "
+            "above); the batch in flight was not stored: run the same input again",
+            file=sys.stderr,
+        )
+        return 130
     elapsed = max(time.perf_counter() - started, 1e-9)
     if not args.quiet:
         total = counts[ACCEPTED] + counts[DUPLICATE] + counts["rejected"]
@@ -144,7 +163,7 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def _events(args: argparse.Namespace, runtime: Runtime) -> int:
     out = sys.stdout.buffer
-    with runtime.ledger() as ledger:
+    with runtime.ledger(create=False) as ledger:
         if args.decision_id:
             agg = ledger.gate(args.decision_id)
             for fr in agg.history if agg is not None else []:
@@ -157,7 +176,7 @@ def _events(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _show(args: argparse.Namespace, runtime: Runtime) -> int:
-    with runtime.ledger() as ledger:
+    with runtime.ledger(create=False) as ledger:
         record = ledger.decision(args.decision_id)
     if record is None:
         output.say(f"no decision {args.decision_id!r} in the store")

@@ -26,7 +26,17 @@ from eventsourcing.persistence import StoredEvent
 if TYPE_CHECKING:
     from ledger.config import LedgerConfig
 
-__all__ = ["EventStore", "PolicyRecord", "RefusalRecord", "SqlDialect", "environment"]
+__all__ = [
+    "LAYOUT",
+    "META_TABLE",
+    "ROTATING_INSERT",
+    "EventStore",
+    "PolicyRecord",
+    "RefusalRecord",
+    "SqlDialect",
+    "StoreMeta",
+    "environment",
+]
 
 
 class PolicyRecord(NamedTuple):
@@ -58,6 +68,65 @@ class RefusalRecord(NamedTuple):
 
 #: The refusal journal's columns, in RefusalRecord's order (after its position).
 REFUSAL_COLUMNS: Final = RefusalRecord._fields
+
+#: ``add_token``'s statement: insert a token's row, or give a revoked name a new token; no row
+#: is touched while the name's token is active. ``{tokens}``: the table, ``{p}``: placeholder.
+ROTATING_INSERT = (
+    "INSERT INTO {tokens} (name, role, token_hash, created_at, revoked_at) "
+    "VALUES ({p}, {p}, {p}, {p}, NULL) "
+    "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
+    "created_at = excluded.created_at, revoked_at = NULL "
+    "WHERE {tokens}.revoked_at IS NOT NULL"
+)
+
+#: The store layout this code writes and reads; a store of a newer layout is refused.
+LAYOUT: Final = 1
+#: ``govledger_meta(key, value)``: the store's identity, its layout, and counters the
+#: tamper evidence keeps (``checkpoints_issued:<log>``). Created with the store.
+META_TABLE: Final = "govledger_meta"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMeta:
+    """
+    What a store says about itself: an id created with it (a UUID), and its layout.
+    """
+
+    store_id: str
+    layout: int
+
+    @classmethod
+    def new(cls) -> StoreMeta:
+        """
+        The identity of a store being created now.
+        """
+        return cls(str(uuid.uuid4()), LAYOUT)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """
+        The ``govledger_meta`` rows that record it.
+        """
+        return [("store_id", self.store_id), ("layout", str(self.layout))]
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, str], label: str) -> StoreMeta:
+        """
+        Read back from ``govledger_meta`` rows; a newer layout is refused.
+        """
+        from ledger.errors import StoreError  # noqa: PLC0415 - errors import nothing back
+
+        try:
+            meta = cls(rows["store_id"], int(rows["layout"]))
+        except (KeyError, ValueError):
+            msg = f"the event store {label} has a damaged govledger_meta table"
+            raise StoreError(msg, field="store", rule="layout") from None
+        if meta.layout > LAYOUT:
+            msg = (
+                f"the event store {label} has layout {meta.layout}, newer than this govledger "
+                f"understands ({LAYOUT}); upgrade govledger to read it"
+            )
+            raise StoreError(msg, field="store", rule="layout")
+        return meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +180,23 @@ class EventStore(Protocol):
     dialect: SqlDialect
     #: Whether ``subscribe`` pushes new positions (LISTEN/NOTIFY) or must be polled.
     pushes: bool
+    #: The store's identity and layout (``govledger_meta``), read when the ledger opens it.
+    meta: StoreMeta
+
+    def open_meta(self, *, create: bool, label: str) -> StoreMeta:
+        """
+        Read (creating it with the store when ``create``) and keep the store's identity.
+
+        A store that does not exist raises ``StoreError`` unless ``create``.
+        """
+
+    def commit_times(self, start: int, stop: int) -> list[tuple[int, str]]:
+        """
+        (last position, recorded_at) of the commits holding positions ``start``..``stop``.
+
+        Ascending; an event's ``recorded_at`` is that of the first entry at or after its
+        position (a store that stamps each event returns one entry per event).
+        """
 
     def insert_events(
         self,
@@ -201,27 +287,57 @@ class EventStore(Protocol):
         A cursor in one transaction (committed when ``commit``), for the ledger's own tables.
         """
 
+    # --- API tokens (``govledger token``, ``govledger serve``): only their hashes -------------
 
-def environment(config: LedgerConfig) -> dict[str, str]:
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a new token's hash under ``name``; False (nothing written) if ``name`` has an
+        active token. A revoked name is given the new token (rotation).
+        """
+
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None (unknown or revoked).
+        """
+
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name; never a hash.
+        """
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
+        """
+
+
+def environment(config: LedgerConfig, *, create: bool = True) -> dict[str, str]:
     """
     The ``eventsourcing`` environment of the store ``config.store`` names.
 
     ``postgresql://`` (or ``postgres://``) URLs are PostgreSQL; ``:memory:`` is a
     private in-memory SQLite database (a new one for each ledger opened); anything
-    else is a SQLite file path.
+    else is a SQLite file path. A SQLite file is checked before anything opens it
+    (``stores.sqlite.prepare``): one that is not a govledger store is refused
+    untouched, and without ``create`` one that does not exist is ``StoreError``.
     """
-    env = {"MAPPER_TOPIC": "ledger._mapper:ValidatingMapper"}
+    env = {
+        "MAPPER_TOPIC": "ledger._mapper:ValidatingMapper",
+        "CREATE_TABLE": "y" if create else "n",
+    }
     if config.is_postgres:
         from ledger.stores._pgurl import eventsourcing_env  # noqa: PLC0415 - Postgres users only
 
         env.update(eventsourcing_env(config.store, dict(config.pg_defaults)))
         env["PERSISTENCE_MODULE"] = "ledger.stores.postgres:PostgresStoreFactory"
         return env
-    db_name = (
-        f"file:govledger-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        if config.is_memory
-        else str(Path(config.store))
-    )
+    if config.is_memory:
+        db_name = f"file:govledger-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    else:
+        from ledger.stores.sqlite import prepare  # noqa: PLC0415 - a SQLite file
+
+        db_name = str(Path(config.store))
+        prepare(db_name, create=create)
     env.update(
         {
             "PERSISTENCE_MODULE": "ledger.stores.sqlite:SQLiteStoreFactory",

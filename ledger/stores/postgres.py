@@ -38,7 +38,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StoreError
-from ledger.stores import REFUSAL_COLUMNS, PolicyRecord, RefusalRecord, SqlDialect
+from ledger.stores import (
+    META_TABLE,
+    REFUSAL_COLUMNS,
+    ROTATING_INSERT,
+    PolicyRecord,
+    RefusalRecord,
+    SqlDialect,
+    StoreMeta,
+)
 
 __all__ = ["GovPostgresRecorder", "PostgresStoreFactory"]
 
@@ -49,6 +57,7 @@ EVENT_IDS_TABLE = "govledger_event_ids"
 COMMITS_TABLE = "govledger_commits"
 POLICIES_TABLE = "govledger_policies"
 REFUSALS_TABLE = "govledger_refusals"
+TOKENS_TABLE = "govledger_tokens"
 #: Advisory lock key held while creating tables ("govledgr" in ASCII).
 _CREATE_LOCK = 0x676F766C65646772
 
@@ -101,6 +110,7 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
     """
 
     pushes = True  # LISTEN/NOTIFY wakes subscribers as soon as a batch commits
+    meta = StoreMeta("", 0)  # read by ``open_meta`` when the ledger opens the store
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         try:
@@ -125,6 +135,12 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
         self.channel_name = f"{self.datastore.schema}.{self.events_table_name}"[
             : self.MAX_IDENTIFIER_LEN
         ]
+        self.meta_table = SQL("{schema}.{meta}").format(schema=schema, meta=Identifier(META_TABLE))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (key text PRIMARY KEY, value text NOT NULL)"
+            ).format(self.meta_table)
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{ids} ("
@@ -190,6 +206,14 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             + ", ".join(REFUSAL_COLUMNS)
             + " FROM {schema}.{refusals} WHERE position >= %s ORDER BY position LIMIT %s"
         ).format(schema=schema, refusals=refusals)
+        # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{tokens} ("
+                "name text PRIMARY KEY, role text NOT NULL, token_hash bytea NOT NULL UNIQUE, "
+                "created_at text NOT NULL, revoked_at text)"
+            ).format(schema=schema, tokens=Identifier(TOKENS_TABLE))
+        )
         # One statement, one round trip: the events (positions returned in input order,
         # which is the order the sequence issued them) and their event_ids.
         self.insert_batch_statement = SQL(
@@ -219,6 +243,13 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
         ).format(schema=schema, events=events)
+        self.commit_times_statement = SQL(
+            "SELECT s.notification_id, "
+            "to_char(i.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS at "
+            "FROM {schema}.{events} s JOIN {schema}.{ids} i ON s.originator_id = i.originator_id "
+            "AND s.originator_version = i.originator_version "
+            "WHERE s.notification_id >= %s AND s.notification_id <= %s ORDER BY 1"
+        ).format(schema=schema, events=events, ids=ids)
         self.position_at_statement = SQL(
             "SELECT MAX(s.notification_id) AS position FROM {schema}.{events} s "
             "JOIN {schema}.{ids} i ON s.originator_id = i.originator_id "
@@ -241,6 +272,53 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
+
+    @_connection_errors("reading the store's identity")
+    def open_meta(self, *, create: bool, label: str) -> StoreMeta:
+        """
+        The store's identity, created with the store (an older store gets one now).
+        """
+        meta_name = f"{self.datastore.schema}.{META_TABLE}"
+        events_name = f"{self.datastore.schema}.{self.events_table_name}"
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS meta, to_regclass(%s) IS NOT NULL AS events",
+                (_quoted(meta_name), _quoted(events_name)),
+            )
+            found = curs.fetchone() or {"meta": False, "events": False}
+            rows: dict[str, str] = {}
+            if found["meta"]:
+                curs.execute(SQL("SELECT key, value FROM {0}").format(self.meta_table))
+                rows = {r["key"]: r["value"] for r in curs.fetchall()}
+            if "store_id" not in rows:
+                if not create and not found["events"]:
+                    msg = f"no event store at {label} (govledger ingest or demo creates one)"
+                    raise StoreError(msg, field="store", rule="exists")
+                curs.execute(
+                    SQL(
+                        "CREATE TABLE IF NOT EXISTS {0} (key text PRIMARY KEY, value text NOT NULL)"
+                    ).format(self.meta_table)
+                )
+                for key, value in StoreMeta.new().rows():
+                    curs.execute(
+                        SQL("INSERT INTO {0} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING").format(
+                            self.meta_table
+                        ),
+                        (key, value),
+                    )
+                curs.execute(SQL("SELECT key, value FROM {0}").format(self.meta_table))
+                rows = {r["key"]: r["value"] for r in curs.fetchall()}
+        self.meta = StoreMeta.from_rows(rows, label)
+        return self.meta
+
+    @_connection_errors("reading commit times")
+    def commit_times(self, start: int, stop: int) -> list[tuple[int, str]]:
+        """
+        (position, recorded_at) of every event in ``start``..``stop``: PostgreSQL stamps each.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.commit_times_statement, (start, stop))
+            return [(int(r["notification_id"]), str(r["at"])) for r in curs.fetchall()]
 
     @property
     def where(self) -> str:
@@ -457,6 +535,67 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self.position_at_statement, (moment,))
             row = curs.fetchone()
         return int(row["position"] or 0) if row else 0
+
+    # --- API tokens ---------------------------------------------------------------------
+
+    def _tokens(self) -> str:
+        return f"{self.dialect.prefix}{TOKENS_TABLE}"
+
+    @_connection_errors("adding a token")
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a token's hash under ``name`` (a revoked name is reused); False if it is active.
+        """
+        statement = ROTATING_INSERT.format(tokens=self._tokens(), p="%s")
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (name, role, token_hash, created_at))
+            return bool(curs.rowcount)
+
+    @_connection_errors("checking a token")
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None.
+        """
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT name, role FROM {self._tokens()} "
+                "WHERE token_hash = %s AND revoked_at IS NULL",
+                (token_hash,),
+            )
+            row = curs.fetchone()
+        return None if row is None else (str(row["name"]), str(row["role"]))
+
+    @_connection_errors("listing tokens")
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name.
+        """
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT name, role, created_at, revoked_at FROM {self._tokens()} ORDER BY name"
+            )
+            return [
+                (row["name"], row["role"], row["created_at"], row["revoked_at"])
+                for row in curs.fetchall()
+            ]
+
+    @_connection_errors("revoking a token")
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                f"UPDATE {self._tokens()} SET revoked_at = %s "
+                "WHERE name = %s AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return bool(curs.rowcount)
+
+
+def _quoted(qualified: str) -> str:
+    schema, _, name = qualified.partition(".")
+    return '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
 
 
 class PostgresStoreFactory(PostgresFactory):

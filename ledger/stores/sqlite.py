@@ -15,6 +15,15 @@ transaction as the events, serve that:
   created were judged under (``govledger_policies`` keeps each policy once).
 * ``govledger_refusals``: the refusal journal, written in the same transaction as the
   batch the refused events arrived with.
+* ``govledger_meta(key, value)``: the store's id (a UUID made with the store) and
+  its layout, which a projection records to know which store it was built from.
+
+A file is checked before the library opens it (``prepare``): a SQLite database
+with other tables and no govledger tables, a newer layout, or a file that is not
+SQLite at all is refused and left byte-for-byte as it was (never adopted, never
+switched to WAL); a missing file is created only when asked to. Creating is safe
+for many processes at once: the first one to take the write lock creates, the
+others find the store made, and a busy database is waited for, never reported.
 
 Compact on purpose: random event_ids make every insert touch a random page of
 the index, so its row size decides how many pages a 1,000-event transaction
@@ -24,10 +33,14 @@ text ids to (aggregate, version) and stamped every row, against 55 us/event).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, StoredEvent
@@ -43,9 +56,26 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger._time import utc_text
-from ledger.stores import REFUSAL_COLUMNS, PolicyRecord, RefusalRecord, SqlDialect
+from ledger.errors import StoreError
+from ledger.stores import (
+    META_TABLE,
+    REFUSAL_COLUMNS,
+    ROTATING_INSERT,
+    PolicyRecord,
+    RefusalRecord,
+    SqlDialect,
+    StoreMeta,
+)
 
-__all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory"]
+__all__ = ["GovSQLiteRecorder", "SQLiteStoreFactory", "prepare"]
+
+_META_DDL: Final = (
+    f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+)
+#: Tables whose presence marks a govledger store (older stores have no meta table yet).
+_OURS: Final = frozenset({META_TABLE, "govledger_event_index"})
+#: How long a creator waits for other processes holding the new file.
+_CREATE_WAIT_SECONDS: Final = 30.0
 
 _INSERT_REFUSAL = (
     f"INSERT INTO govledger_refusals ({', '.join(REFUSAL_COLUMNS)}) "
@@ -103,6 +133,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
 
     dialect = SqlDialect(placeholder="?", bytes_type="BLOB")
     pushes = False  # SQLite has no notifications: readers poll
+    meta = StoreMeta("", 0)  # read by ``open_meta`` when the ledger opens the store
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
@@ -112,6 +143,39 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         A cursor in one transaction on the store's database.
         """
         return self.datastore.transaction(commit=commit)
+
+    def open_meta(self, *, create: bool, label: str) -> StoreMeta:
+        """
+        The store's identity, created with the store (an older store gets one now).
+        """
+        with self.datastore.transaction(commit=True) as c:
+            rows = _meta_rows(c)
+            if "store_id" not in rows:
+                c.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                tables = {str(r[0]) for r in c.fetchall()}
+                if not create and self.events_table_name not in tables:
+                    msg = f"no event store at {label} (govledger ingest or demo creates one)"
+                    raise StoreError(msg, field="store", rule="exists")
+                c.execute(_META_DDL)
+                c.executemany(
+                    f"INSERT OR IGNORE INTO {META_TABLE} VALUES (?,?)", StoreMeta.new().rows()
+                )
+                rows = _meta_rows(c)
+        self.meta = StoreMeta.from_rows(rows, label)
+        return self.meta
+
+    def commit_times(self, start: int, stop: int) -> list[tuple[int, str]]:
+        """
+        (last position, recorded_at) of each commit holding a position in ``start``..``stop``.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT position, recorded_at FROM govledger_commits WHERE position >= ? AND "
+                "position <= (SELECT coalesce(min(position), ?) FROM govledger_commits "
+                "WHERE position >= ?) ORDER BY position",
+                [start, stop, stop],
+            )
+            return [(int(row[0]), str(row[1])) for row in c.fetchall()]
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -134,6 +198,13 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 "entry_point TEXT NOT NULL, event_id TEXT, decision_id TEXT, type TEXT, "
                 "code TEXT NOT NULL, rule TEXT, field TEXT, sha256 TEXT NOT NULL)"
             ),
+            # API tokens: the SHA-256 of each token, never the token (ledger.serve._tokens).
+            (
+                "CREATE TABLE IF NOT EXISTS govledger_tokens ("
+                "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, "
+                "created_at TEXT NOT NULL, revoked_at TEXT)"
+            ),
+            _META_DDL,
         ]
 
     def create_table(self) -> None:
@@ -350,6 +421,55 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                     out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
         return out
 
+    # --- API tokens ---------------------------------------------------------------------
+
+    def add_token(self, name: str, role: str, token_hash: bytes, created_at: str) -> bool:
+        """
+        Keep a token's hash under ``name`` (a revoked name is reused); False if it is active.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                ROTATING_INSERT.format(tokens="govledger_tokens", p="?"),
+                (name, role, token_hash, created_at),
+            )
+            c.execute("SELECT changes()")  # the library's cursor does not expose rowcount
+            return bool(c.fetchone()[0])
+
+    def find_token(self, token_hash: bytes) -> tuple[str, str] | None:
+        """
+        (name, role) of the active token with this hash, or None.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT name, role FROM govledger_tokens "
+                "WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            )
+            row = c.fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def list_tokens(self) -> list[tuple[str, str, str, str | None]]:
+        """
+        (name, role, created_at, revoked_at) of every token, by name.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT name, role, created_at, revoked_at FROM govledger_tokens ORDER BY name"
+            )
+            return [(row[0], row[1], row[2], row[3]) for row in c.fetchall()]
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """
+        Revoke ``name``'s active token; False if it has none.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "UPDATE govledger_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            c.execute("SELECT changes()")  # the library's cursor does not expose rowcount
+            return bool(c.fetchone()[0])
+
 
 class SQLiteStoreFactory(SQLiteFactory):
     """
@@ -367,6 +487,104 @@ class SQLiteStoreFactory(SQLiteFactory):
             db_name=library_pool.db_name, lock_timeout=library_pool.lock_timeout
         )
         library_pool.close()
+
+
+def _meta_rows(c: Any) -> dict[str, str]:
+    c.execute(f"SELECT count(*) FROM sqlite_master WHERE type='table' AND name='{META_TABLE}'")
+    if not c.fetchone()[0]:
+        return {}
+    c.execute(f"SELECT key, value FROM {META_TABLE}")
+    return {str(row[0]): str(row[1]) for row in c.fetchall()}
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def prepare(path: str, *, create: bool) -> None:
+    """
+    Make sure ``path`` is a govledger store before anything else opens it.
+
+    A missing file is created (with its identity, switched to WAL) only when
+    ``create``; a file that is not SQLite, a SQLite database of something else, or a
+    store of a newer layout is refused with ``StoreError`` and left untouched. Other
+    processes creating the same store at the same moment are waited for.
+    """
+    deadline = time.monotonic() + _CREATE_WAIT_SECONDS
+    while True:
+        try:
+            _prepare_once(Path(path), create=create)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                msg = f"cannot open the event store {path}: {exc}"
+                raise StoreError(msg, field="store", rule="store") from None
+            time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 - jitter, not secrecy
+        except sqlite3.DatabaseError as exc:
+            msg = f"{path} is not a govledger store: {exc}; it was left unchanged"
+            raise StoreError(msg, field="store", rule="not_a_store") from None
+        else:
+            return
+
+
+def _kind(c: sqlite3.Connection, path: Path) -> tuple[str, str]:
+    """
+    ("empty" | "ours" | "foreign", journal mode) of an open database.
+    """
+    tables = {str(r[0]) for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    journal = str(c.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    if not tables:
+        return "empty", journal
+    if not tables & _OURS:
+        msg = (
+            f"{path} is a SQLite database of something else (tables: "
+            f"{', '.join(sorted(tables)[:5])}), not a govledger store; it was left unchanged"
+        )
+        raise StoreError(msg, field="store", rule="not_a_store")
+    if META_TABLE in tables:
+        rows = dict(c.execute(f"SELECT key, value FROM {META_TABLE}").fetchall())
+        if "layout" in rows:
+            StoreMeta.from_rows({str(k): str(v) for k, v in rows.items()}, str(path))
+    return "ours", journal
+
+
+def _prepare_once(path: Path, *, create: bool) -> None:
+    if path.exists():
+        # Look without changing anything: read-only, so a foreign file stays as it is.
+        look = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30)
+        try:
+            kind, journal = _kind(look, path)
+        finally:
+            look.close()
+        if kind == "ours" and journal == "wal":
+            return
+        if kind == "empty" and not create:
+            msg = f"no event store at {path}: the file is an empty database"
+            raise StoreError(msg, field="store", rule="exists")
+    elif not create:
+        msg = f"no event store at {path} (govledger ingest or demo creates one)"
+        raise StoreError(msg, field="store", rule="exists")
+    elif not path.parent.is_dir():
+        msg = f"cannot create the event store {path}: no directory {path.parent}"
+        raise StoreError(msg, field="store", rule="exists")
+    con = sqlite3.connect(str(path), isolation_level=None, timeout=_CREATE_WAIT_SECONDS)
+    try:
+        # Under the write lock, look again: another process may have created it meanwhile.
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            _kind(con, path)
+            con.execute(_META_DDL)
+            con.executemany(
+                f"INSERT OR IGNORE INTO {META_TABLE} VALUES (?,?)", StoreMeta.new().rows()
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
 
 
 def _uuid_bytes(event_id: str) -> bytes:

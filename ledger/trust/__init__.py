@@ -10,8 +10,10 @@ by ``keys``; the checkpoint and leaf tables live in the ledger's own store.
 from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
 from ledger.trust.keys import (
     KeyFiles,
+    TrustedKey,
     load_signing_key,
     read_public_key,
+    trusted,
     trusted_key,
     write_key_pair,
 )
@@ -26,32 +28,42 @@ from ledger.trust.merkle import (
 )
 from ledger.trust.seal import (
     PROOF_FORMAT,
+    Entries,
     Problem,
     VerifyReport,
     autoseal,
     check_proof,
+    journal_entries,
     prove,
     seal,
+    seal_all,
     verify,
+    verify_all,
 )
-from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
+from ledger.trust.store import EVENTS, REFUSALS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "EMPTY_ROOT",
+    "EVENTS",
     "PROOF_FORMAT",
+    "REFUSALS",
     "Checkpoint",
     "CheckpointRow",
     "CheckpointStore",
+    "Entries",
     "Frontier",
     "KeyFiles",
     "LeafRow",
+    "Log",
     "MerkleTree",
     "Problem",
     "SigningKey",
+    "TrustedKey",
     "VerifierKey",
     "VerifyReport",
     "autoseal",
     "check_proof",
+    "journal_entries",
     "leaf_hash",
     "load_signing_key",
     "node_hash",
@@ -59,9 +71,12 @@ __all__ = [
     "prove",
     "read_public_key",
     "seal",
+    "seal_all",
     "sign",
+    "trusted",
     "trusted_key",
     "verify",
+    "verify_all",
     "verify_consistency",
     "verify_inclusion",
     "write_key_pair",

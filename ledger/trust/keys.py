@@ -3,7 +3,10 @@
 Signing: ``LedgerConfig.signing_key`` (``GOVLEDGER_SIGNING_KEY``: a key file's
 path, or the key text itself), else ``<store>.key`` next to a SQLite store if
 ``govledger keygen`` wrote one there. Checking: a public key file the auditor
-names, else the public half of the signing key, else ``<store>.key.pub``.
+names (``--key``, else ``LedgerConfig.verify_key`` from ``GOVLEDGER_VERIFY_KEY``),
+else the public half of the signing key, else ``<store>.key.pub``. Only the first
+two are independent of the store: a key kept beside the data proves nothing
+against someone who can write both, and ``trusted`` says which kind was used.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from ledger.trust.checkpoint import SigningKey, VerifierKey
 
 __all__ = [
     "KeyFiles",
+    "TrustedKey",
     "default_key_path",
     "load_signing_key",
     "read_public_key",
+    "trusted",
     "trusted_key",
     "write_key_pair",
 ]
@@ -101,20 +106,48 @@ def read_public_key(path: Path) -> VerifierKey:
         raise _as_unusable(exc, path) from None
 
 
-def trusted_key(config: LedgerConfig, given: str | None = None) -> VerifierKey:
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
     """
-    The key checkpoints are checked against: ``given`` (a file), else the store's own.
+    The key checkpoints are checked against, and whether it is independent of the store.
+    """
+
+    key: VerifierKey
+    #: "key": given by the auditor (``--key``, ``GOVLEDGER_VERIFY_KEY``); "self": the
+    #: store's own (its signing key, or the key files kept beside it).
+    trust: str
+    #: Where it was read from (a path, or "GOVLEDGER_SIGNING_KEY" for key text).
+    source: str
+
+
+def trusted(config: LedgerConfig, given: str | None = None) -> TrustedKey:
+    """
+    The key checkpoints are checked against: ``given`` (a file), the configured
+    verification key, else the store's own.
     """
     if given:
-        return read_public_key(Path(given))
+        return TrustedKey(read_public_key(Path(given)), "key", given)
+    if config.verify_key:
+        return TrustedKey(read_public_key(Path(config.verify_key)), "key", config.verify_key)
     key = load_signing_key(config)
     if key is not None:
-        return key.verifier
+        path = _configured_key_path(config)
+        raw = config.signing_key
+        source = "GOVLEDGER_SIGNING_KEY" if raw and raw.strip().startswith(_PRIVATE) else str(path)
+        return TrustedKey(key.verifier, "self", source)
     default = default_key_path(config)
     if default is not None and Path(str(default) + ".pub").exists():
-        return read_public_key(Path(str(default) + ".pub"))
-    msg = "no trusted key: pass --key PUBLIC_KEY_FILE (or configure GOVLEDGER_SIGNING_KEY)"
+        public = Path(str(default) + ".pub")
+        return TrustedKey(read_public_key(public), "self", str(public))
+    msg = "no trusted key: pass --key PUBLIC_KEY_FILE (or set GOVLEDGER_VERIFY_KEY)"
     raise KeyUnusableError(msg, field="key", rule="key")
+
+
+def trusted_key(config: LedgerConfig, given: str | None = None) -> VerifierKey:
+    """
+    The key checkpoints are checked against (``trusted``, without where it came from).
+    """
+    return trusted(config, given).key
 
 
 @dataclass(frozen=True, slots=True)

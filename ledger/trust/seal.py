@@ -13,19 +13,24 @@
 
 Leaves are the stored events in store order, hashed as ``ledger._merkle`` defines
 (the one place where "canonical bytes" is defined).
+
+The log is a parameter (``ledger.trust.store.Log`` plus where its entries come
+from, ``Entries``): today a store holds one, ``EVENTS``, and ``seal`` and
+``verify`` work the same on any other log a store keeps next to it.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
+from ledger import _journal
 from ledger._time import utc_text
-from ledger.errors import CheckpointError, SealError, StaleSealError
+from ledger.errors import CheckpointError, SealError, StaleSealError, TamperDetectedError
 from ledger.events import canonical_bytes
 from ledger.trust.checkpoint import Checkpoint, SigningKey, VerifierKey, open_note, sign
 from ledger.trust.merkle import (
@@ -35,17 +40,21 @@ from ledger.trust.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.trust.store import CheckpointRow, CheckpointStore, LeafRow
+from ledger.trust.store import EVENTS, REFUSALS, CheckpointRow, CheckpointStore, LeafRow, Log
 
 __all__ = [
     "PROOF_FORMAT",
+    "Entries",
     "Problem",
     "VerifyReport",
     "autoseal",
     "check_proof",
+    "journal_entries",
     "prove",
     "seal",
+    "seal_all",
     "verify",
+    "verify_all",
 ]
 
 PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
@@ -53,20 +62,66 @@ PROOF_FORMAT: Final = "govledger-inclusion-proof/1"
 _SEAL_CHUNK: Final = 500_000
 _RETRIES: Final = 5
 
+#: A log's entries in log order: ``(ledger, after, limit)`` -> (position, bytes) after ``after``.
+Entries = Callable[[Any, int, int], Iterable[tuple[int, bytes]]]
 
-def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
+
+def _stored_events(ledger: Any, after: int, limit: int) -> Iterable[tuple[int, bytes]]:
+    return ledger.stored_events(start=after + 1, limit=limit)  # type: ignore[no-any-return]
+
+
+def journal_entries(ledger: Any, after: int, limit: int) -> Iterator[tuple[int, bytes]]:
     """
-    Seal the events stored since the last checkpoint; return the new checkpoints.
+    The refusal journal's rows after ``after``, as (position, canonical bytes), page by page.
+    """
+    while True:
+        page = ledger.refusals(start=after + 1, limit=limit)
+        if not page:
+            return
+        for position, record in page:
+            yield position, _journal.leaf_bytes(position, record)
+        after = page[-1][0]
+
+
+def seal_all(ledger: Any, key: SigningKey) -> dict[str, list[CheckpointRow]]:
+    """
+    Seal both logs the store keeps: the events, then the refusal journal.
+    """
+    return {
+        EVENTS.name: seal(ledger, key),
+        REFUSALS.name: seal(ledger, key, REFUSALS, journal_entries),
+    }
+
+
+def verify_all(
+    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
+) -> VerifyReport:
+    """
+    ``verify`` of the events (and the auditor's checkpoint, which is one of theirs), with the
+    refusal journal's own report attached (``logs["refusals"]``).
+    """
+    report = verify(ledger, key, external, require_sealed=require_sealed)
+    report.logs[REFUSALS.name] = verify(
+        ledger, key, require_sealed=require_sealed, log=REFUSALS, entries=journal_entries
+    )
+    return report
+
+
+def seal(
+    ledger: Any, key: SigningKey, log: Log = EVENTS, entries: Entries = _stored_events
+) -> list[CheckpointRow]:
+    """
+    Seal the entries of ``log`` stored since its last checkpoint; return the new checkpoints.
 
     Nothing new: nothing is written and the list is empty.
     """
-    store = CheckpointStore.of(ledger)
+    store = CheckpointStore.of(ledger, log)
     store.create_tables()
     written: list[CheckpointRow] = []
     collisions = 0
     while True:
         try:
-            row = _seal_once(ledger, store, key)
+            row = _seal_once(ledger, store, key, entries)
         except StaleSealError:
             # Another process sealed the same events first: start again from its checkpoint.
             collisions += 1
@@ -79,7 +134,9 @@ def seal(ledger: Any, key: SigningKey) -> list[CheckpointRow]:
         written.append(row)
 
 
-def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> CheckpointRow | None:
+def _seal_once(
+    ledger: Any, store: CheckpointStore, key: SigningKey, entries: Entries
+) -> CheckpointRow | None:
     last = store.latest()
     if last is None:
         frontier, seq, after = Frontier(), 1, 0
@@ -96,7 +153,9 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
         seq, after = last.seq + 1, last.last_position
     leaves: list[LeafRow] = []
     last_position = after
-    for position, state in ledger.stored_events(start=after + 1, limit=5000):
+    for position, state in entries(ledger, after, 5000):
+        if store.log is EVENTS:
+            _refuse_foreign(position, state)
         leaf = leaf_hash(state)
         leaves.append(LeafRow(frontier.size, position, leaf))
         frontier.append(leaf)
@@ -106,7 +165,9 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
     if not leaves and last is not None:
         return None
     sealed_at = utc_text()
-    checkpoint = Checkpoint(key.name, frontier.size, frontier.root(), sealed_at)
+    checkpoint = Checkpoint(
+        key.name + store.log.origin_suffix, frontier.size, frontier.root(), sealed_at
+    )
     row = CheckpointRow(
         seq=seq,
         tree_size=frontier.size,
@@ -116,8 +177,39 @@ def _seal_once(ledger: Any, store: CheckpointStore, key: SigningKey) -> Checkpoi
         sealed_at=sealed_at,
         note=sign(checkpoint, key),
     )
-    store.append(row, leaves)
+    store.append(row, leaves, signer=_signer(key.verifier))
     return row if leaves else None
+
+
+_KEYS: Final = ("event_id", "type", "decision_id", "timestamp", "actor")
+
+
+def _refuse_foreign(position: int, state: bytes) -> None:
+    """
+    Never sign over a stored row the ledger could not have written (cheap: decode, the
+    canonical form, the keys every event has). A row put in place in that exact form is
+    beyond what sealing can tell; ``verify`` and ``project`` check what was sealed.
+    """
+    try:
+        fr = orjson.loads(state)
+        ok = (
+            isinstance(fr, dict)
+            and all(isinstance(fr.get(k), str) for k in _KEYS)
+            and canonical_bytes(fr) == state
+        )
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        ok = False
+    if not ok:
+        msg = (
+            f"the stored event at position {position} is not a governance event in the form "
+            "the ledger stores: it was put there behind the ledger's back, and is not signed "
+            "(nothing was sealed; run govledger verify)"
+        )
+        raise TamperDetectedError(msg, position=position, field="position", rule="decodable")
+
+
+def _signer(key: VerifierKey) -> str:
+    return f"{key.name} {key.key_id.hex()}"
 
 
 def autoseal(
@@ -138,7 +230,7 @@ def autoseal(
             if every and since >= every:
                 seal(ledger, key)
                 since = 0
-    seal(ledger, key)
+    seal_all(ledger, key)
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -157,6 +249,22 @@ class Problem:
     position: int | None
     #: False when the store alone cannot narrow it down further than "at or after".
     exact: bool = True
+    #: When not exact: the last store position the change can be at (None: open-ended).
+    last: int | None = None
+
+    def where(self) -> str:
+        """
+        The position, or the narrowest interval the signed checkpoints allow, for people.
+        """
+        if self.position is None:
+            return ""
+        if self.exact:
+            return f"at store position {self.position}"
+        if self.last is not None and self.last > self.position:
+            return f"between store positions {self.position} and {self.last}"
+        if self.last is not None:
+            return f"at store position {self.position}"
+        return f"at or after store position {self.position}"
 
 
 @dataclass
@@ -170,13 +278,34 @@ class VerifyReport:
     sealed: int = 0
     external: int | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: Checkpoints the store says it has issued (removed ones included).
+    issued: int = 0
+    #: "self" when checked with the key stored beside the data, "key" with one given.
+    trust: str = "self"
+    #: The trusted key's name, and where it was read from.
+    key_name: str | None = None
+    key_source: str | None = None
+    #: The reports of the store's other logs (the refusal journal), by log name.
+    logs: dict[str, VerifyReport] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """
-        Everything checked agrees.
+        Everything checked agrees, in every log.
         """
-        return not self.problems
+        return not self.problems and all(log.ok for log in self.logs.values())
+
+    @property
+    def first_problem(self) -> tuple[str, Problem] | None:
+        """
+        The first problem found, and the log it was found in.
+        """
+        if self.problems:
+            return "events", self.problems[0]
+        for name, log in self.logs.items():
+            if log.problems:
+                return name, log.problems[0]
+        return None
 
     def to_json(self) -> bytes:
         """
@@ -196,8 +325,43 @@ class VerifyReport:
                 "leaf": None if first is None else first.leaf,
                 "position": None if first is None else first.position,
                 "exact": None if first is None else first.exact,
+                "last_position": None if first is None else first.last,
+                "checkpoints_issued": self.issued,
+                "trust": self.trust,
+                "key": self.key_name,
+                "key_source": self.key_source,
+                "note": _TRUST_NOTES[self.trust],
+                **{name: _summary(log) for name, log in self.logs.items()},
             }
         )
+
+
+def _summary(report: VerifyReport) -> dict[str, Any]:
+    """
+    Another log's part of the report: its counts and its first problem.
+    """
+    first = report.problems[0] if report.problems else None
+    return {
+        "ok": report.ok,
+        "entries": report.events,
+        "checkpoints": report.checkpoints,
+        "sealed": report.sealed,
+        "unsealed": max(report.events - report.sealed, 0),
+        "checkpoints_issued": report.issued,
+        "problem": None if first is None else first.what,
+        "position": None if first is None else first.position,
+        "last_position": None if first is None else first.last,
+    }
+
+
+_TRUST_NOTES: Final = {
+    "self": (
+        "checked with the key kept beside the store: it proves nothing against someone who "
+        "can write both; pass --key (or GOVLEDGER_VERIFY_KEY) with your own copy of the "
+        "public key"
+    ),
+    "key": "checked with the public key the auditor gave",
+}
 
 
 @dataclass(frozen=True)
@@ -267,28 +431,52 @@ class _Verifier:
                 exact=False,
             )
         index = min(floor, self.computed.size)
+        # The checkpoint before agreed, this one does not: the change is between them.
+        last = self.position(size - 1)
         return Problem(
-            f"{what}: the store's events do not hash to the signed root; the first difference "
-            f"is at or after this position (the sealed leaf hashes were altered too)",
+            f"{what}: the store's events do not hash to the signed root, and the sealed leaf "
+            "hashes were altered too; the first difference is between the last checkpoint the "
+            "events reproduce and this one",
             index + 1,
             self.position(index),
             exact=False,
+            last=last,
         )
 
 
-def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the events
-    ledger: Any, key: VerifierKey, external: str | None = None, *, require_sealed: bool = False
+def verify(  # noqa: C901, PLR0912, PLR0915 - one pass over the checkpoints, one over the events
+    ledger: Any,
+    key: VerifierKey,
+    external: str | None = None,
+    *,
+    require_sealed: bool = False,
+    log: Log = EVENTS,
+    entries: Entries = _stored_events,
 ) -> VerifyReport:
     """
-    Check the store against its own checkpoints and, optionally, an auditor's checkpoint note.
+    Check a log against its own checkpoints and, optionally, an auditor's checkpoint note.
 
-    Events stored after the last checkpoint are reported (``unsealed``) but prove nothing
-    yet; ``require_sealed`` makes them a problem.
+    Entries stored after the last checkpoint are reported (``unsealed``) but prove nothing
+    yet; ``require_sealed`` makes them a problem, and so a log with no checkpoint at all.
+    Checkpoints the store issued and no longer holds are a problem.
     """
-    store = CheckpointStore.of(ledger)
+    store = CheckpointStore.of(ledger, log)
     rows = store.checkpoints()
-    check = _Verifier(ledger.stored_events(limit=10_000), store.leaves())
-    report = VerifyReport(events=check.computed.size, checkpoints=len(rows))
+    check = _Verifier(entries(ledger, 0, 10_000), store.leaves())
+    report = VerifyReport(events=check.computed.size, checkpoints=len(rows), issued=store.issued())
+
+    first_signer = store.signer()
+    if first_signer is not None and first_signer != _signer(key):
+        report.problems.append(
+            Problem(
+                f"the store's first checkpoint was signed by the key {first_signer}, not by "
+                f"the key checked with now ({_signer(key)}): the signing key was replaced "
+                "(keygen --force?) and the checkpoints re-signed; only the original public "
+                "key (--key) can tell what was changed",
+                None,
+                None,
+            )
+        )
 
     # Pass 1, the checkpoints themselves: numbered without gaps, signed by the trusted key,
     # and each an append-only extension of the one before (a fork is a signed lie).
@@ -335,6 +523,28 @@ def verify(  # noqa: C901, PLR0912 - one pass over the checkpoints, one over the
         floor = t.size
         report.sealed = t.size
 
+    held = rows[-1].seq if rows else 0
+    if not report.problems and report.issued > held:
+        index = report.sealed
+        report.problems.append(
+            Problem(
+                f"the store has issued {report.issued} checkpoints but holds "
+                f"{len(rows)} (the last is #{held}): checkpoints were removed, and nothing "
+                "after the last one held is proven",
+                index + 1,
+                check.position(index),
+                exact=False,
+            )
+        )
+    if require_sealed and not report.problems and not rows:
+        report.problems.append(
+            Problem(
+                f"the store has no checkpoint: nothing proves its {check.computed.size} "
+                f"{log.name} (run govledger seal)",
+                1 if check.computed.size else None,
+                check.position(0) if check.computed.size else None,
+            )
+        )
     if require_sealed and not report.problems and check.computed.size > report.sealed:
         index = report.sealed
         report.problems.append(

@@ -1,4 +1,8 @@
-"""Where checkpoints live: two tables next to the events, written through the recorder's datastore.
+"""Where checkpoints live: two tables per log, next to the events, written through the recorder.
+
+A store can hold more than one tamper-evident log (``Log``): each has its own
+checkpoint and leaf tables and its own count of checkpoints issued. Today there is
+one, ``EVENTS``: the stored governance events in store order.
 
 ``govledger_checkpoints``: one row per seal, ``seq`` 1, 2, 3... with the tree size,
 the store position of the last leaf, the root hash, the tree's right edge (so the
@@ -6,6 +10,10 @@ next seal continues without rereading old events), the time, and the signed note
 ``govledger_leaves``: the leaf hash and store position of every sealed event. The
 leaves are authenticated by the signed roots; verification compares them with the
 events it rehashes to name the exact position that was changed.
+``govledger_meta`` keeps ``checkpoints_issued:<log>``, raised (never lowered) in
+the same transaction as each checkpoint, so checkpoints removed later are missed,
+and ``signer:<log>``, the key that signed the first checkpoint, so a key replaced
+beside the store (``keygen --force``) is noticed.
 
 Both tables are plain SQL (integers, text, bytes) so any SQL backend can hold them:
 the dialect only decides the placeholder, the bytes type and how names are qualified.
@@ -22,12 +30,49 @@ from typing import Any, Final
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from ledger.errors import StaleSealError, StoreError
-from ledger.stores import EventStore
+from ledger.stores import META_TABLE, EventStore
 
-__all__ = ["CheckpointRow", "CheckpointStore", "LeafRow"]
+__all__ = ["EVENTS", "REFUSALS", "CheckpointRow", "CheckpointStore", "LeafRow", "Log"]
 
 CHECKPOINTS: Final = "govledger_checkpoints"
 LEAVES: Final = "govledger_leaves"
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """
+    One tamper-evident log in a store: its name and the tables of its checkpoints and leaves.
+    """
+
+    #: Short name: in messages, in the ``checkpoints_issued:<name>`` counter.
+    name: str
+    checkpoints: str
+    leaves: str
+    #: Added to the signing key's name to make the checkpoints' origin line ("" = the key's).
+    origin_suffix: str = ""
+
+    @property
+    def issued_key(self) -> str:
+        """
+        The ``govledger_meta`` key counting the checkpoints this log has issued.
+        """
+        return f"checkpoints_issued:{self.name}"
+
+    @property
+    def signer_key(self) -> str:
+        """
+        The ``govledger_meta`` key naming the key that signed this log's first checkpoint.
+        """
+        return f"signer:{self.name}"
+
+
+#: The stored governance events, in store order.
+EVENTS: Final = Log("events", CHECKPOINTS, LEAVES)
+#: The refusal journal, in journal order: a second log with an origin of its own, so a
+#: checkpoint of one can never be taken for a checkpoint of the other.
+REFUSALS: Final = Log(
+    "refusals", "govledger_refusal_checkpoints", "govledger_refusal_leaves", "/refusals"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +111,23 @@ class CheckpointStore:
     The checkpoint and leaf tables in the ledger's own database.
     """
 
-    def __init__(self, store: EventStore, label: str) -> None:
+    def __init__(self, store: EventStore, label: str, log: Log = EVENTS) -> None:
         self._store = store
         self._label = label
+        self.log = log
         dialect = store.dialect
-        self._checkpoints, self._leaves = dialect.table(CHECKPOINTS), dialect.table(LEAVES)
+        self._checkpoints, self._leaves = dialect.table(log.checkpoints), dialect.table(log.leaves)
+        self._meta = dialect.table(META_TABLE)
         self._p, self._bytes = dialect.placeholder, dialect.bytes_type
-        self._exists_sql, self._exists_args = dialect.exists(CHECKPOINTS)
+        self._exists_sql, self._exists_args = dialect.exists(log.checkpoints)
+        self._meta_exists_sql, self._meta_exists_args = dialect.exists(META_TABLE)
 
     @classmethod
-    def of(cls, ledger: Any) -> CheckpointStore:
+    def of(cls, ledger: Any, log: Log = EVENTS) -> CheckpointStore:
         """
-        The checkpoint store of a ``GovernanceLedger``.
+        The checkpoint store of ``log`` in a ``GovernanceLedger``.
         """
-        return cls(ledger.store, ledger.config.store_label)
+        return cls(ledger.store, ledger.config.store_label, log)
 
     @contextmanager
     def _transaction(self, *, commit: bool, doing: str) -> Iterator[Any]:
@@ -142,22 +190,63 @@ class CheckpointStore:
             row = c.fetchone()
         return None if row is None else _checkpoint(row)
 
-    def leaves(self, limit: int | None = None) -> list[LeafRow]:
+    def leaves(self, limit: int | None = None, start: int = 0) -> list[LeafRow]:
         """
-        The sealed leaves in index order (the first ``limit`` of them).
+        The sealed leaves in index order (``limit`` of them from index ``start``).
         """
         with self._transaction(commit=False, doing="read") as c:
             if not self._exists(c):
                 return []
-            sql = f"SELECT leaf_index, position, leaf_hash FROM {self._leaves} ORDER BY leaf_index"
+            sql = (
+                f"SELECT leaf_index, position, leaf_hash FROM {self._leaves} "
+                f"WHERE leaf_index >= {int(start)} ORDER BY leaf_index"
+            )
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
             c.execute(sql)
             return [LeafRow(int(v[0]), int(v[1]), bytes(v[2])) for v in map(_values, c.fetchall())]
 
-    def append(self, row: CheckpointRow, leaves: Sequence[LeafRow]) -> None:
+    def leaf_hashes(self, start: int, limit: int) -> list[bytes]:
         """
-        Store a checkpoint and the leaves it adds, in one transaction.
+        Only the hashes of ``limit`` sealed leaves from index ``start`` (a fast path for
+        readers that check many events: no row objects).
+        """
+        with self._transaction(commit=False, doing="read") as c:
+            if not self._exists(c):
+                return []
+            c.execute(
+                f"SELECT leaf_hash FROM {self._leaves} WHERE leaf_index >= {int(start)} "
+                f"ORDER BY leaf_index LIMIT {int(limit)}"
+            )
+            return [
+                bytes(v[0] if not isinstance(v, dict) else v["leaf_hash"]) for v in c.fetchall()
+            ]
+
+    def _remembered(self, key: str) -> str | None:
+        with self._transaction(commit=False, doing="read") as c:
+            c.execute(self._meta_exists_sql, self._meta_exists_args)
+            if not bool(_values(c.fetchone())[0]):
+                return None
+            c.execute(f"SELECT value FROM {self._meta} WHERE key = {self._p}", [key])
+            row = c.fetchone()
+        return None if row is None else str(_values(row)[0])
+
+    def issued(self) -> int:
+        """
+        How many checkpoints this log has issued (what the store remembers, removed ones too).
+        """
+        return int(self._remembered(self.log.issued_key) or 0)
+
+    def signer(self) -> str | None:
+        """
+        ``"<key name> <key id hex>"`` of the key that signed this log's first checkpoint.
+        """
+        return self._remembered(self.log.signer_key)
+
+    def append(self, row: CheckpointRow, leaves: Sequence[LeafRow], signer: str = "") -> None:
+        """
+        Store a checkpoint and the leaves it adds, in one transaction (``signer``: the
+        signing key, remembered with the first checkpoint).
         """
         p = self._p
         with self._transaction(commit=True, doing="write") as c:
@@ -180,6 +269,23 @@ class CheckpointStore:
                     row.note,
                 ],
             )
+            # Remembered with the checkpoint: removing checkpoints later leaves this behind.
+            self._remember(c, self.log.issued_key, str(row.seq), keep_higher=True)
+            if signer:
+                self._remember(c, self.log.signer_key, signer, keep=True)
+
+    def _remember(
+        self, c: Any, key: str, value: str, *, keep: bool = False, keep_higher: bool = False
+    ) -> None:
+        p = self._p
+        c.execute(f"SELECT value FROM {self._meta} WHERE key = {p}", [key])
+        found = c.fetchone()
+        if found is not None:
+            old = str(_values(found)[0])
+            if keep or (keep_higher and old.isdigit() and int(old) >= int(value)):
+                return
+            c.execute(f"DELETE FROM {self._meta} WHERE key = {p}", [key])
+        c.execute(f"INSERT INTO {self._meta} (key, value) VALUES ({p},{p})", [key, value])
 
 
 def _checkpoint(row: Any) -> CheckpointRow:

@@ -327,10 +327,13 @@ def test_query_refuses_statements_that_would_write(paths, known, capsys, sql):
 
 def test_query_without_a_projection_says_to_project_first(paths, capsys):
     """
-    A read-only open of a missing file is an error that says what to do (exit 3).
+    A read-only open of a missing file is an error that says what to do (exit 3); without
+    --no-catch-up, query catches up first and so names the missing store instead.
     """
-    assert run(paths, "query", "SELECT 1") == 3
+    assert run(paths, "query", "--no-catch-up", "SELECT 1") == 3
     assert "run `govledger project` first" in capsys.readouterr().err
+    assert run(paths, "query", "SELECT 1") == 3
+    assert orjson.loads(capsys.readouterr().err)["error"]["code"] == "store_unavailable"
 
 
 def test_export_writes_each_table_as_parquet(paths, known, tmp_path, capsys):
@@ -407,11 +410,12 @@ def test_audit_subprocess_smoke(paths, known):
 
 def test_a_projection_file_of_another_layout_is_an_error_not_a_traceback(paths, known, capsys):
     """
-    A DuckDB failure (here: a file whose events table has another shape) exits 1 with one
-    JSON error line that says how to rebuild.
+    Issue 11 item 2: a govledger projection written by an older layout (no binding) exits 1
+    with one JSON error line that says how to rebuild, and --rebuild rebuilds it.
     """
     con = duckdb.connect(paths["projection"])
     con.execute("CREATE TABLE events (position BIGINT, note VARCHAR)")
+    con.execute("CREATE TABLE tracking (source VARCHAR, notification_id BIGINT)")
     con.close()
     assert run(paths, "project") == 1
     error = orjson.loads(capsys.readouterr().err)["error"]

@@ -172,13 +172,13 @@ def test_show_prints_the_artifacts(store, capsysbinary):
     assert main(["--store", store, "show", "missing"]) == 1
 
 
-def test_usage_errors_exit_2(capsys):
+def test_usage_errors_exit_2_and_an_unreadable_input_file_exits_3(capsys):
     """
-    Exit status 2 for a usage error.
+    Exit status 2 for a usage error; 3 for a file that cannot be read (issue 11, item 7).
     """
     assert main(["no-such-command"]) == 2
     assert main(["ingest", "--batch-size", "0", "-"]) == 2
-    assert main(["validate", "/no/such/file.jsonl"]) == 2
+    assert main(["validate", "/no/such/file.jsonl"]) == 3
     assert "cannot read" in capsys.readouterr().err
 
 

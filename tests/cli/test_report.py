@@ -798,6 +798,7 @@ def test_an_empty_unsealed_store_gives_a_report_that_says_so(tmp_path):
     of time, and a verification section that says the store is not sealed.
     """
     paths = {"store": str(tmp_path / "empty.db"), "projection": str(tmp_path / "e.duckdb")}
+    GovernanceLedger(LedgerConfig(store=paths["store"])).close()  # report never creates one
     html = generate(paths, tmp_path / "r.html")
     shown = metrics(html)
     assert shown["period.decisions", ()] == "0"

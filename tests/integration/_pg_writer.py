@@ -106,7 +106,9 @@ def main() -> None:
                     refused[exc.code] = refused.get(exc.code, 0) + 1
                     statuses["command_refused"] = statuses.get("command_refused", 0) + 1
                 else:
-                    acknowledged.extend(e.lower() for e in outcome.event_ids)
+                    # A replayed command (the other writer recorded the same call) stored nothing.
+                    if not outcome.replayed:
+                        acknowledged.extend(e.lower() for e in outcome.event_ids)
                     statuses["command_ok"] = statuses.get("command_ok", 0) + 1
     out_file.write_bytes(
         orjson.dumps({"acknowledged": acknowledged, "refused": refused, "statuses": statuses})

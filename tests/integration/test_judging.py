@@ -45,7 +45,7 @@ def _event(event_type, decision_id, **fields):
 def _projected(config):
     runtime = bootstrap(config)
     with runtime.ledger() as ledger:
-        con = runtime.projection()
+        con = runtime.projection(store=ledger.store.meta)
         try:
             projections.catch_up(ledger, con)
         finally:

@@ -21,7 +21,7 @@ from ledger import cli, stores
 from ledger._mapper import GovStoredEvent
 from ledger.application import DUPLICATE, GovernanceLedger
 from ledger.config import LedgerConfig
-from ledger.errors import SequenceViolationError, StoreError
+from ledger.errors import DuplicateEventError, StoreError
 from ledger.gate import aggregate_id
 from tests.conftest import PG_DB, PG_HOST, PG_PORT, postgres_url, require_postgres
 
@@ -141,13 +141,14 @@ def test_second_copy_of_an_event_id_is_an_integrity_error(pg_config):
 def test_writer_with_a_stale_view_gets_the_rule_not_a_database_error(pg_config):
     """
     2.6.8.12.6.4 across processes: two orchestrators answer the same request; the second,
-    whose view predates the first answer, loses the race and gets sequence_violation.
+    whose view predates the first answer, loses the race and gets the rule's code
+    (``duplicate``: the decision already has another human's answer, issue 12).
     """
     with GovernanceLedger(pg_config) as a, GovernanceLedger(pg_config) as b:
         outcome = _decision(a, level="HYBRID", confidence=0.5)
         assert b.gate(outcome.decision_id).status == "awaiting_human"  # b caches nothing, a does
         b.record_human_decision(outcome.decision_id, "bob", "reject")
-        with pytest.raises(SequenceViolationError):
+        with pytest.raises(DuplicateEventError):
             a.record_human_decision(outcome.decision_id, "alice", "approve")
         assert a.gate(outcome.decision_id).status == "human_rejected"
 

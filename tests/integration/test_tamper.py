@@ -204,7 +204,10 @@ def test_an_auditors_checkpoint_catches_a_truncation_the_store_cannot_show(
         con.execute("DELETE FROM govledger_checkpoints WHERE seq = 3")
         con.execute("DELETE FROM govledger_leaves WHERE leaf_index >= 450")
     status, report, _ = _verify(sealed, capsys)
-    assert status == 0, "the store alone is self-consistent after a clean cut"
+    # Issue 11: the store remembers it issued checkpoint #3, so even a clean cut is caught.
+    assert status == 1
+    assert (report["checkpoints_issued"], report["checkpoints"]) == (3, 2)
+    assert "checkpoints were removed" in report["problem"]
     status, report, err = _verify(sealed, capsys, "--checkpoint", str(kept))
     assert status == 1
     assert report["external_checkpoint_size"] == EVENTS
@@ -212,17 +215,37 @@ def test_an_auditors_checkpoint_catches_a_truncation_the_store_cannot_show(
     assert "451" in err
 
 
-def test_removing_every_checkpoint_is_caught_when_the_store_must_be_sealed(sealed, capsys):
-    """Issue 5: the store alone cannot prove an unsealed tail; --require-sealed refuses one."""
+def test_removing_every_checkpoint_is_caught(sealed, capsys):
+    """
+    Issue 11 item 4: the store remembers how many checkpoints it issued, so removing them
+    all fails verify, with or without --require-sealed.
+    """
     with sqlite3.connect(sealed) as con:
         con.execute("DELETE FROM govledger_checkpoints")
         con.execute("DELETE FROM govledger_leaves")
+    status, report, err = _verify(sealed, capsys)
+    assert (status, report["unsealed"], report["checkpoints_issued"]) == (1, EVENTS, 3)
+    assert "checkpoints were removed" in err
+    status, report, err = _verify(sealed, capsys, "--require-sealed")
+    assert status == 1
+    assert (report["position"], report["exact"]) == (1, False)
+
+
+def test_removing_every_checkpoint_and_the_count_still_fails_require_sealed(sealed, capsys):
+    """
+    Issue 11 item 4: --require-sealed fails a store with no checkpoint at all, whatever
+    else was removed with them.
+    """
+    with sqlite3.connect(sealed) as con:
+        con.execute("DELETE FROM govledger_checkpoints")
+        con.execute("DELETE FROM govledger_leaves")
+        con.execute("DELETE FROM govledger_meta WHERE key LIKE 'checkpoints_issued:%'")
     status, report, _ = _verify(sealed, capsys)
     assert (status, report["unsealed"]) == (0, EVENTS)
     status, report, err = _verify(sealed, capsys, "--require-sealed")
     assert status == 1
-    assert (report["position"], report["exact"]) == (1, True)
-    assert "after the last trusted checkpoint" in err
+    assert "no checkpoint" in report["problem"]
+    assert "at store position 1" in err
 
 
 def test_an_auditors_checkpoint_from_another_key_is_refused(sealed, capsys, tmp_path):
@@ -270,8 +293,15 @@ def test_an_auditors_checkpoint_catches_a_history_resealed_with_the_real_key(sea
         con.execute("DELETE FROM govledger_leaves")
     with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
         seal(ledger, key)
+    status, report, _ = _verify(sealed, capsys)
+    # Issue 11: the store remembers it had issued 3 checkpoints; only 1 is left.
+    assert status == 1
+    assert "checkpoints were removed" in report["problem"]
+    with sqlite3.connect(sealed) as con:
+        con.execute("DELETE FROM govledger_meta WHERE key LIKE 'checkpoints_issued:%'")
+        con.execute("INSERT INTO govledger_meta VALUES ('checkpoints_issued:events', '1')")
     status, _, _ = _verify(sealed, capsys)
-    assert status == 0, "re-sealed from scratch by the key holder, the store is self-consistent"
+    assert status == 0, "re-sealed from scratch, counter and all, the store is self-consistent"
     status, report, _ = _verify(sealed, capsys, "--checkpoint", str(kept))
     assert status == 1
     assert report["external_checkpoint_size"] == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 import pytest
 from hypothesis import given
@@ -12,30 +11,7 @@ from hypothesis import strategies as st
 from ledger.decision_state import STATE_FIELDS, DecisionState, Status, _made, _moved, evolve
 from ledger.gate import GateEvaluation
 from ledger.policy import Verdict
-from ledger.validation import normalise
-
-CREATED, APPLIED, SIGNED = (
-    "gov_decision_created",
-    "gov_decision_applied",
-    "gov_auto_signature_created",
-)
-REQUESTED, RECEIVED = "gov_human_intervention_requested", "gov_human_intervention_received"
-
-
-def fr(event_type, *, gate="SpecApproval", level="AUTONOMOUS", **fields):
-    event = {
-        "type": event_type,
-        "event_id": str(uuid.uuid4()),
-        "timestamp": "2026-02-19T15:00:00Z",
-        "actor": "agent",
-        "decision_id": "dec-1",
-        "gate_type": gate,
-        "target_ref": "WP-1",
-        "automation_level": level,
-        "model_id": "model-a",
-    }
-    event.update(fields)
-    return normalise({k: v for k, v in event.items() if v is not None})
+from tests.unit.test_gate import APPLIED, CREATED, RECEIVED, REQUESTED, SIGNED, fr
 
 
 def fold(*events):

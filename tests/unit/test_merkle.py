@@ -100,6 +100,21 @@ def test_every_prefix_root_and_the_streaming_frontier_equal_the_rfc_definition(d
             frontier.append(leaf_hash(data[size]))
 
 
+@given(st.integers(0, 80), st.integers(0, 150))
+def test_extending_a_frontier_in_one_call_equals_appending_leaf_by_leaf(start, count):
+    """RFC 6962 2.1: the level-by-level extend builds the same tree edge as append."""
+    leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(start + count)]
+    one_by_one = Frontier()
+    for leaf in leaves:
+        one_by_one.append(leaf)
+    at_once = Frontier()
+    for leaf in leaves[:start]:
+        at_once.append(leaf)
+    at_once.extend(leaves[start:])
+    assert (at_once.size, at_once.to_bytes()) == (one_by_one.size, one_by_one.to_bytes())
+    assert at_once.root() == MerkleTree(leaves).root(len(leaves))
+
+
 @pytest.mark.parametrize("size", [*range(1, 34), 100, 127, 128, 129])
 def test_every_inclusion_proof_verifies_and_no_other_leaf_or_index_does(size):
     """RFC 9162 2.1.3: PATH(m, D[n]) verifies for leaf m only."""

@@ -16,19 +16,9 @@ from hypothesis import strategies as st
 from ledger.errors import InvalidSchemaError, UnknownEventTypeError
 from ledger.validation import normalise
 from ledger.vocabulary import GateType, imitated
+from tests.unit.test_validation import VALID as _VALID
 
-VALID = {
-    "type": "gov_decision_created",
-    "event_id": "5b1c2a2e-6c2b-4b1a-9a55-7d0f3f2d8a11",
-    "timestamp": "2026-02-19T15:00:00Z",
-    "actor": "agent",
-    "decision_id": "dec-1",
-    "gate_type": "SpecApproval",
-    "target_ref": "WP-1-Example",
-    "automation_level": "AUTONOMOUS",
-    "decision": "approve",
-    "confidence": 0.99,
-}
+VALID = {**_VALID, "automation_level": "AUTONOMOUS", "confidence": 0.99}
 
 
 def with_(**changes):
