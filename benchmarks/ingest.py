@@ -33,7 +33,7 @@ from pathlib import Path
 
 from benchmarks import _harness, _workload
 
-__all__ = ["main", "raw_floor", "workload"]
+__all__ = ["ingest_govledger", "main", "raw_floor", "workload"]
 
 WORKDIR = Path(tempfile.gettempdir()) / "govledger-bench"
 _ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,16 @@ def workload(events: int) -> Path:
     path = WORKDIR / f"workload-{events}.jsonl"
     _workload.write(path, events)
     return path
+
+
+def ingest_govledger(source: Path, store: Path) -> int:
+    """
+    ``govledger ingest --quiet --no-results`` in this process (the CLI's ``main``, with its
+    default worker); its exit status. The HTTP benchmark's in-process baseline.
+    """
+    from ledger.cli import main as main_cli
+
+    return main_cli(["--store", str(store), "ingest", "--quiet", "--no-results", str(source)])
 
 
 def _run(argv: list[str]) -> float:
