@@ -104,6 +104,7 @@ def ingest_lines(
     batch_size: int | None = None,
     entry_point: str = "ingest",
     workers: int = 0,
+    read_ahead: bool = False,
 ) -> Iterator[LineResult]:
     """
     Ingest JSON Lines into ``ledger``; yield each line's result after it is durable.
@@ -111,16 +112,26 @@ def ingest_lines(
     Refused lines are recorded in the refusal journal with ``entry_point`` and the
     SHA-256 of the line as it arrived.
 
-    ``workers``: processes that parse and judge each line alone (shape, bounds, the
-    credential guard) ahead of this one, so that a second core works while this process
-    judges events against their decisions and stores them (one writer, in input order).
-    At most ``workers + 2`` batches are ahead at any time. With 0, or when the input fits
-    in one batch, every line is judged in this process. Results, rules and durability are
-    the same either way.
+    ``read_ahead``: the next batch is read and judged while this one commits (the fsync
+    with the GIL released), so each batch's results come once the next batch has been
+    read: right for a file or lines in memory, not for an interactive stream, where a
+    result would wait for the next batch's lines (the default: batch after batch).
+    ``workers`` (implies ``read_ahead``): processes that parse and judge each line alone
+    (shape, bounds, the credential guard) ahead of this one, so that a second core works
+    while this process judges events against their decisions and stores them (one
+    writer, in input order); at most two batches per worker are ahead. With 0, every
+    line is judged in this process. Results, rules and durability are the same either way.
     """
     size = batch_size or ledger.config.batch_size
     numbered = enumerate(lines, start=1)
     batches = iter(lambda: list(itertools.islice(numbered, size)), [])
+    if not read_ahead and workers <= 0:
+        for batch in batches:
+            alone = [_alone(raw) for _, raw in batch]
+            items, submitted = _arguments(alone, batch)
+            results = ledger.append(items, entry_point=entry_point, submitted=submitted)
+            yield from _line_results(batch, alone, results)
+        return
     # append_batches judges one batch ahead while the one before commits: the batches it
     # has taken and not yet answered wait here (two at most).
     waiting: deque[tuple[_Batch, _Alone]] = deque()
@@ -128,22 +139,30 @@ def ingest_lines(
     def feed() -> Iterator[tuple[list[Any], list[bytes | None]]]:
         for batch, alone in _judged_alone(batches, workers):
             waiting.append((batch, alone))
-            yield (
-                [item for _, item in alone],
-                [
-                    raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-                    for _, raw in batch
-                ],
-            )
+            yield _arguments(alone, batch)
 
     for results in ledger.append_batches(feed(), entry_point=entry_point, fresh=True):
-        batch, alone = waiting.popleft()
-        for (number, _), (shown, _), result in zip(batch, alone, results, strict=True):
-            if result.status == ACCEPTED:
-                yield LineResult(number, shown, ACCEPTED)
-            else:
-                assert result.error is not None  # noqa: S101 - refused results carry their error
-                yield LineResult.failed(number, shown, result.error, result.status)
+        yield from _line_results(*waiting.popleft(), results)
+
+
+def _arguments(alone: _Alone, batch: _Batch) -> tuple[list[Any], list[bytes | None]]:
+    # The events judged alone (or the input append refuses), and each line's bytes.
+    return (
+        [item for _, item in alone],
+        [
+            raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+            for _, raw in batch
+        ],
+    )
+
+
+def _line_results(batch: _Batch, alone: _Alone, results: list[Any]) -> Iterator[LineResult]:
+    for (number, _), (shown, _), result in zip(batch, alone, results, strict=True):
+        if result.status == ACCEPTED:
+            yield LineResult(number, shown, ACCEPTED)
+        else:
+            assert result.error is not None  # noqa: S101 - refused results carry their error
+            yield LineResult.failed(number, shown, result.error, result.status)
 
 
 _Batch = list[tuple[int, bytes | str]]
@@ -288,6 +307,9 @@ def _worker_main(conn: Connection, parents: Connection, parent: int) -> None:
     A worker process: read batches, answer each in order, until told to stop or orphaned.
     """
     parents.close()  # only the ingesting process keeps its end: its death is our EOF
+    # Ctrl-C reaches the whole process group: the ingesting process answers it (and ends
+    # this one by closing the pipe), so the worker neither prints nor dies on it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     gc.freeze()
     gc.set_threshold(50_000, 10, 10)

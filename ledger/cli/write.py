@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -75,6 +77,13 @@ def _input(name: str) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def _is_file(handle: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _lines(handle: IO[bytes]) -> Iterator[bytes]:
     for raw in handle:
         yield raw.rstrip(b"\r\n")
@@ -128,8 +137,15 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     counts: Counter[str] = Counter()
     try:
         with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
+            # A file is read ahead (and by the workers); a stream (a pipe, a terminal) is
+            # answered batch by batch, so no result waits for lines not yet written.
+            ahead = _is_file(handle)
             results = ingest_lines(
-                ledger, _lines(handle), batch_size=args.batch_size, workers=workers
+                ledger,
+                _lines(handle),
+                batch_size=args.batch_size,
+                workers=workers if ahead else 0,
+                read_ahead=ahead,
             )
             if key is not None:
                 results = autoseal(ledger, key, results, every=runtime.config.seal_every)
@@ -140,7 +156,8 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
         print(
             f"govledger ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
             f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected (each reported "
-            "above); the batch in flight was not stored: run the same input again",
+            "above); a batch in flight may have been stored unreported: run the same input "
+            "again (what was stored is reported duplicate)",
             file=sys.stderr,
         )
         return 130

@@ -53,27 +53,32 @@ def _mixed_lines(count: int, seed: int) -> list[bytes | str]:
     return lines
 
 
-def _outcome(ledger: GovernanceLedger, lines: list[bytes | str], workers: int) -> tuple:
-    results = list(ingest_lines(ledger, lines, batch_size=97, workers=workers))
+def _outcome(
+    ledger: GovernanceLedger, lines: list[bytes | str], workers: int, *, read_ahead: bool = False
+) -> tuple:
+    results = list(
+        ingest_lines(ledger, lines, batch_size=97, workers=workers, read_ahead=read_ahead)
+    )
     stored = [state for _, state in ledger.stored_events(limit=100_000)]
     journal = [record._replace(refused_at="") for _, record in ledger.refusals(limit=100_000)]
     return results, stored, journal
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_a_worker_process_changes_no_result_no_stored_byte_and_no_journal_row(
     store_config, tmp_path, workers
 ):
     """
     Issue 13: results in input order, every rule, the per-line results and the refusal
-    journal exactly as when every line is judged in one process (many batches, hostile
-    lines, re-sends across batches, text and bytes lines), on either store.
+    journal exactly as when every line is judged in one process, batch after batch (many
+    batches, hostile lines, re-sends across batches, text and bytes lines), on either
+    store; with 0 workers, only the next batch is judged while one commits.
     """
     lines = _mixed_lines(1500, seed=13 + workers)
     with GovernanceLedger(LedgerConfig(store=str(tmp_path / "alone.db"))) as ledger:
         alone = _outcome(ledger, lines, workers=0)
     with GovernanceLedger(store_config) as ledger:
-        pooled = _outcome(ledger, lines, workers=workers)
+        pooled = _outcome(ledger, lines, workers=workers, read_ahead=True)
     assert len(alone[0]) == len(lines)
     assert {r.status for r in alone[0]} == {"accepted", "rejected", "duplicate"}
     assert pooled == alone
@@ -183,3 +188,48 @@ def test_a_worker_that_dies_costs_nothing_but_time(tmp_path):
     with sqlite3.connect(store) as con:
         assert con.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == len(lines)
     assert {r["event_id"] for r in results} == {orjson.loads(line)["event_id"] for line in lines}
+
+
+def test_ctrl_c_during_a_file_ingest_with_a_worker_exits_130_without_a_traceback(tmp_path):
+    """
+    Issue 13 with issue 11 item 7: Ctrl-C (SIGINT to the process group, as a terminal
+    sends it) while a worker judges ahead: exit 130, one note, no traceback from either
+    process, and every line reported accepted is stored.
+    """
+    lines = valid_event_lines(20_000, seed=11)
+    source = tmp_path / "input.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    store = tmp_path / "ledger.db"
+    out = tmp_path / "out.jsonl"
+    with out.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "--store", str(store), "ingest", str(source),
+             "--quiet", "--workers", "1", "--batch-size", "250"],
+            cwd=ROOT, env=_env(), stdout=handle, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+    _wait_for_results(proc, out, 1000)
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert "interrupted" in text.strip().splitlines()[-1]
+    assert workers, "the ingest had a worker process"
+    assert all(_gone(pid) for pid in workers) or _wait_gone(workers)
+    accepted = {r["event_id"] for r in _results(out) if r["status"] == "accepted"}
+    with sqlite3.connect(store) as con:
+        stored = {
+            orjson.loads(r[0])["event_id"] for r in con.execute("SELECT state FROM stored_events")
+        }
+    assert accepted <= stored
+
+
+def _wait_gone(pids: set[int]) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(_gone(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
