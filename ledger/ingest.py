@@ -209,6 +209,8 @@ def _judged_alone(batches: Iterator[_Batch], workers: int) -> Iterator[tuple[_Ba
     """
     Each batch with its lines judged alone, in input order: here, or in worker processes.
     """
+    if multiprocessing.current_process().daemon:
+        workers = 0  # a daemonic process may not start processes: judge here instead
     first = next(batches, None)
     second = next(batches, None) if first is not None and workers > 0 else None
     if first is None or second is None:
