@@ -1,11 +1,12 @@
 """Where the ingesting process's own CPU goes, phase by phase (a profile, not a benchmark).
 
 ``ingest_lines`` over the generated workload into a fresh SQLite file, in this process,
-with the chosen workers and read-ahead; each phase of the ingesting thread is wrapped in
-``time.thread_time`` (the CPU of that thread alone: the worker process and the commit
-thread are not in it) and printed in microseconds per input line. Phases nest: ``judge``
-is inside ``_judge_once``, ``_insert_events`` and ``to_stored_event`` inside ``_write``;
-the wrappers add ~0.3 us to each call they time.
+with the chosen workers and read-ahead and the CLI's garbage-collector tuning
+(``bulk_gc``). Each phase of the ingesting thread is wrapped in ``time.thread_time`` (the
+CPU of that thread alone: the worker process and the commit thread are not in it) and
+printed in microseconds per input line. Phases nest: ``judge`` is inside ``_judge_once``,
+``_insert_events`` and ``to_stored_event`` inside ``_write``; the wrappers add ~0.3 us to
+each call they time.
 
 ``python -m benchmarks.phases [--events N] [--workers N] [--no-read-ahead]``
 """
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> Counter[str]:
     cpu: Counter[str] = Counter()
     undo = [_timed(owner, name, cpu) for owner, name in _PHASES]
     try:
-        with GovernanceLedger(LedgerConfig(store=str(target / "ledger.db"))) as ledger:
+        config = LedgerConfig(store=str(target / "ledger.db"))
+        with GovernanceLedger(config) as ledger, ingest.bulk_gc():  # as govledger ingest
             started, thread = time.perf_counter(), time.thread_time()
             results = ingest.ingest_lines(
                 ledger, lines, workers=args.workers, read_ahead=not args.no_read_ahead
