@@ -121,9 +121,7 @@ def ledger_writer(url: str, lines: list[bytes], workers: int, barrier: Any, out:
         started = time.perf_counter()
         # As ``govledger ingest FILE`` does: read ahead (the next batch is judged while one
         # commits), with ``workers`` processes judging lines alone.
-        statuses = [
-            r.status for r in ingest_lines(ledger, lines, read_ahead=True, workers=workers)
-        ]
+        statuses = [r.status for r in ingest_lines(ledger, lines, read_ahead=True, workers=workers)]
         ended = time.perf_counter()
     if statuses.count("accepted") != len(lines):
         msg = "the benchmark input must all be accepted"
@@ -267,8 +265,10 @@ def main() -> None:
         f"{total} events in {len(decisions)} decisions, batches of {BATCH}, "
         f"PostgreSQL at {LedgerConfig(store=base).store_label}"
     )
-    print(f"{'writers':>7} {'path':<18} {'seconds':>8} {'events/s':>10} {'vs raw COPY':>12}"
-          f"   (median of {args.repeats}; ledger: read ahead, {args.workers} worker(s) each)")
+    print(
+        f"{'writers':>7} {'path':<18} {'seconds':>8} {'events/s':>10} {'vs raw COPY':>12}"
+        f"   (median of {args.repeats}; ledger: read ahead, {args.workers} worker(s) each)"
+    )
     breakdown: dict[int, tuple[float, dict[str, float]]] = {}
     for writers in (int(w) for w in args.writers.split(",")):
         parts = shards(decisions, writers)
