@@ -309,6 +309,9 @@ class GovernanceLedger(Application[UUID]):
         where = entry_point or _journal.ENTRY_POINT.get() or "append"
         committer = ThreadPoolExecutor(1, thread_name_prefix="govledger-commit")
         ahead: _Ahead | None = None
+        # Judged on top of ``ahead`` but not written yet: its decisions are forgotten if the
+        # caller stops here (or anything fails) before it is handed to the store.
+        unwritten: Judged | None = None
         try:
             for events, submitted in batches:
                 items, raw = list(events), list(submitted)
@@ -316,14 +319,15 @@ class GovernanceLedger(Application[UUID]):
                     outcome, refusals = self._judge_once(items, raw, where, ahead, fresh=fresh)
                 except IntegrityError:  # pragma: no cover - judging reads, never writes
                     outcome, refusals = None, []
+                unwritten = outcome
                 if ahead is not None:
                     done, ahead = ahead, None
                     results = self._committed(done, also_forget=outcome)
                     if results is None:  # a writer got there first: both again, in order
+                        outcome = unwritten = None  # forgotten with the whole cache
                         yield self._append(
                             done.items, atomic=False, entry_point=where, submitted=done.submitted
                         )
-                        outcome = None
                     else:
                         yield results
                 if outcome is None:
@@ -332,13 +336,12 @@ class GovernanceLedger(Application[UUID]):
                 try:
                     finish = self._write(outcome, refusals)
                 except IntegrityError:
+                    unwritten = None
                     self.decisions.forget()
                     yield self._append(items, atomic=False, entry_point=where, submitted=raw)
                     continue
-                except BaseException:
-                    self.decisions.forget(outcome.touched)
-                    raise
                 ahead = _Ahead(items, raw, outcome, committer.submit(self._durable, finish))
+                unwritten = None
             if ahead is not None:
                 done, ahead = ahead, None
                 results = self._committed(done)
@@ -353,6 +356,8 @@ class GovernanceLedger(Application[UUID]):
             if ahead is not None:
                 # Stopped early: wait for the commit in flight, and keep the cache true.
                 self._committed(ahead, quiet=True)
+            if unwritten is not None:
+                self.decisions.forget(unwritten.touched)
             committer.shutdown(wait=True)
 
     def _judge_once(

@@ -233,3 +233,23 @@ def _wait_gone(pids: set[int]) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_stopping_early_leaves_the_decisions_as_the_store_has_them(store_config):
+    """
+    Issue 13 (nothing acknowledged before its commit, nothing half-remembered): a caller
+    that stops reading ``append_batches`` after the first batch has had the second judged
+    ahead but never written; the ledger then judges those events afresh, as not stored.
+    """
+    from tests.integration.test_ingest_batches import auto_approved
+
+    lifecycle = auto_approved("dec-stop-early")
+    first, second = lifecycle[:1], lifecycle[1:]
+    with GovernanceLedger(store_config) as ledger:
+        stream = ledger.append_batches(iter([(first, [None]), (second, [None] * len(second))]))
+        assert [r.status for r in next(stream)] == ["accepted"]
+        stream.close()  # the second batch was judged ahead, never written
+        assert ledger.max_position() == 1
+        again = ledger.append(second)
+        assert [r.status for r in again] == ["accepted"] * len(second)
+        assert ledger.max_position() == 1 + len(second)
