@@ -4,7 +4,8 @@ govledger: ``GovernanceLedger.evaluate_gate`` on a fresh SQLite file (WAL,
 synchronous=FULL), for a deterministic mix of every gate type, automation level,
 confidence and decision; each call records 2-3 events (001 -> 003 -> 002 when
 auto-approved, 001 -> 004 when a human is needed, a LOCKED halt 001 -> 002) in
-one transaction.
+one transaction. Latency per decision (p50, p99, max over every call of every
+repeat) is printed for both.
 
 Raw baseline, same calls: ``sqlite3``, one transaction per decision holding the
 same number of rows (each an ``orjson``-encoded FR-shaped event of the same
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import random
 import sqlite3
+import statistics
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,20 +67,23 @@ def events_of(call: dict[str, Any]) -> int:
     """
     How many events ``evaluate_gate`` records for ``call`` (by the gate table).
     """
-    outcome = evaluate(call["gate_type"], AutomationLevel(call["automation_level"]),
-                       call["confidence"])
+    outcome = evaluate(
+        call["gate_type"], AutomationLevel(call["automation_level"]), call["confidence"]
+    )
     if outcome.verdict is Verdict.AUTO and call["decision"] == "approve":
         return 3
     return 2
 
 
-def run_govledger(work: list[dict[str, Any]], store: Path) -> None:
+def run_govledger(work: list[dict[str, Any]], store: Path, latencies: list[float]) -> None:
     with GovernanceLedger(LedgerConfig(store=str(store))) as ledger:
         for call in work:
+            started = time.perf_counter()
             ledger.evaluate_gate(**call)
+            latencies.append(time.perf_counter() - started)
 
 
-def run_raw(work: list[dict[str, Any]], store: Path) -> None:
+def run_raw(work: list[dict[str, Any]], store: Path, latencies: list[float]) -> None:
     con = sqlite3.connect(store, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
@@ -86,20 +92,28 @@ def run_raw(work: list[dict[str, Any]], store: Path) -> None:
         "decision_id TEXT NOT NULL, type TEXT NOT NULL, state BLOB NOT NULL)"
     )
     for call in work:
+        started = time.perf_counter()
         decision_id = str(uuid.uuid4())
         rows = []
         for _ in range(events_of(call)):
             event_id = str(uuid.uuid4())
-            fr = {"type": "gov_decision_created", "event_id": event_id,
-                  "timestamp": datetime.now(UTC).isoformat(), "actor": "agent",
-                  "decision_id": decision_id, **call}
-            rows.append((event_id, decision_id, fr["type"],
-                         orjson.dumps(fr, option=orjson.OPT_SORT_KEYS)))
+            fr = {
+                "type": "gov_decision_created",
+                "event_id": event_id,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "actor": "agent",
+                "decision_id": decision_id,
+                **call,
+            }
+            rows.append(
+                (event_id, decision_id, fr["type"], orjson.dumps(fr, option=orjson.OPT_SORT_KEYS))
+            )
         con.execute("BEGIN")
         con.executemany(
             "INSERT INTO events (event_id, decision_id, type, state) VALUES (?,?,?,?)", rows
         )
         con.execute("COMMIT")
+        latencies.append(time.perf_counter() - started)
     con.close()
 
 
@@ -112,18 +126,45 @@ def main(argv: list[str] | None = None) -> _harness.Result:
     events = sum(events_of(c) for c in work)
 
     def warmup() -> None:
-        run_raw(work[:100], _fresh())
-        run_govledger(work[:100], _fresh())
+        run_raw(work[:100], _fresh(), [])
+        run_govledger(work[:100], _fresh(), [])
 
-    return _harness.compare(
+    ours: list[float] = []
+    raws: list[float] = []
+    result = _harness.compare(
         "command",
         events=events,
-        subject=lambda store: run_govledger(work, store),
-        raw=lambda store: run_raw(work, store),
+        subject=lambda store: run_govledger(work, store, ours),
+        raw=lambda store: run_raw(work, store, raws),
         setup=_fresh,
         warmup=warmup,
         repeats=args.repeats,
     )
+    figures = {"govledger": _percentiles(ours), "raw": _percentiles(raws)}
+    for name, (p50, p99, worst) in figures.items():
+        count = len(ours if name == "govledger" else raws)
+        print(
+            f"command  latency per decision ({name}, {count:,} calls): p50 {p50:.2f} ms  "
+            f"p99 {p99:.2f} ms  max {worst:.2f} ms",
+            flush=True,
+        )
+    _harness.record(
+        "command-latency",
+        {
+            name: {"p50_ms": round(v[0], 3), "p99_ms": round(v[1], 3), "max_ms": round(v[2], 3)}
+            for name, v in figures.items()
+        },
+    )
+    return result
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float, float]:
+    """
+    (p50, p99, max) in milliseconds, over every call of every repeat.
+    """
+    ordered = sorted(seconds)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return cut[49] * 1e3, cut[98] * 1e3, ordered[-1] * 1e3
 
 
 if __name__ == "__main__":

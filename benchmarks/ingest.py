@@ -1,93 +1,57 @@
-"""Bulk ingestion: 200,000 generated FR events into a fresh SQLite store.
+"""Bulk ingestion against the raw floor: whole processes on the same input file.
 
-govledger: ``govledger ingest --quiet --no-results FILE`` run in-process (the
-CLI's ``main``) on a fresh SQLite file, with the default batch size (1,000) and
-durability (WAL, synchronous=FULL).
+govledger: ``python -m ledger --store DB ingest --quiet --no-results FILE`` in a
+fresh process on a fresh SQLite file, default batch of 1,000 events per
+transaction, WAL and synchronous=FULL, no signing key; timed as a whole process
+(start-up included), with its default ingest worker (``--workers 1``: lines are
+parsed and judged alone in a second process) and with ``--workers 0`` (one
+process, as the floor).
 
-Raw baseline on the same file of events: ``orjson.loads`` -> the same compiled
-fastjsonschema validators -> ``sqlite3`` ``executemany`` of the valid events
-into an equivalent events table (position, unique event_id, decision_id, type,
-the event's bytes), one transaction per 1,000 input events, WAL and
-synchronous=FULL as govledger uses. The baseline stores the input line as it
-came (no re-encoding) and checks nothing but the schema: it is the floor of the
-validated, durable work, not a ledger.
+Raw floor (issue 13): exactly ``../shared/bench/raw_floor.py FILE DB`` in a
+fresh process: ``orjson.loads`` each line, one compiled fastjsonschema validator
+of the closed 11.5.7 shape (no credential scan), legacy levels normalised, a
+per-decision version counter, ``sqlite3`` ``executemany`` of 1,000 events per
+transaction into one table with ``UNIQUE(stream_id, version)``, WAL,
+synchronous=FULL. Found at ``$GOVLEDGER_RAW_FLOOR``, else ``../shared/bench/``
+beside the checkout.
 
-``python -m benchmarks.ingest [--events N] [--repeats R]``
+The runs alternate (floor, govledger, govledger --workers 0, floor, ...) and the
+medians are compared. ``python -m benchmarks.ingest [--events N] [--repeats R]``
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
-import sqlite3
+import statistics
+import subprocess
+import sys
 import tempfile
-from collections import Counter
+import time
 from pathlib import Path
-from typing import Any
-
-import fastjsonschema
-import orjson
 
 from benchmarks import _harness, _workload
-from ledger import _schemas
-from ledger.cli import main as main_cli
 
-__all__ = ["ingest_govledger", "ingest_raw", "main"]
+__all__ = ["ingest_govledger", "main", "raw_floor", "workload"]
 
-RAW_BATCH = 1000
 WORKDIR = Path(tempfile.gettempdir()) / "govledger-bench"
+_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _lines(path: Path) -> Any:
-    with path.open("rb") as handle:
-        for raw in handle:
-            yield raw.rstrip(b"\n")
-
-
-def ingest_govledger(source: Path, store: Path) -> int:
+def raw_floor() -> Path:
     """
-    ``govledger ingest --quiet --no-results``, in this process; its exit status.
+    The issue's raw floor script.
     """
-    return main_cli(["--store", str(store), "ingest", "--quiet", "--no-results", str(source)])
-
-
-def ingest_raw(source: Path, store: Path) -> Counter[str]:
-    """
-    The floor: parse, validate with the same compiled validators, executemany per 1,000.
-    """
-    validators = {name: _schemas.validator(name) for name in _schemas.EVENT_SCHEMAS}
-    con = sqlite3.connect(store, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=FULL")
-    con.execute(
-        "CREATE TABLE events (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, "
-        "decision_id TEXT NOT NULL, type TEXT NOT NULL, state BLOB NOT NULL)"
-    )
-    counts: Counter[str] = Counter()
-    lines = _lines(source)
-    while batch := list(itertools.islice(lines, RAW_BATCH)):
-        rows = []
-        for line in batch:
-            try:
-                obj = orjson.loads(line)
-                validators[obj["type"]](obj)
-            except (orjson.JSONDecodeError, fastjsonschema.JsonSchemaValueException,
-                    KeyError, TypeError):
-                counts["rejected"] += 1
-                continue
-            rows.append((obj["event_id"].lower(), obj["decision_id"], obj["type"], line))
-        con.execute("BEGIN")
-        # OR IGNORE: a re-sent event_id is skipped, as the ledger reports it duplicate.
-        cur = con.executemany(
-            "INSERT OR IGNORE INTO events (event_id, decision_id, type, state) VALUES (?,?,?,?)",
-            rows,
-        )
-        con.execute("COMMIT")
-        counts["accepted"] += cur.rowcount
-    con.close()
-    return counts
+    for candidate in (
+        os.environ.get("GOVLEDGER_RAW_FLOOR"),
+        _ROOT.parent / "shared" / "bench" / "raw_floor.py",
+        Path("/work/shared/bench/raw_floor.py"),
+    ):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    msg = "raw_floor.py not found: set GOVLEDGER_RAW_FLOOR to its path"
+    raise SystemExit(msg)
 
 
 def _fresh() -> Path:
@@ -108,27 +72,96 @@ def workload(events: int) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> _harness.Result:
+def ingest_govledger(source: Path, store: Path) -> int:
+    """
+    ``govledger ingest --quiet --no-results`` in this process (the CLI's ``main``, with its
+    default worker); its exit status. The HTTP benchmark's in-process baseline.
+    """
+    from ledger.cli import main as main_cli
+
+    return main_cli(["--store", str(store), "ingest", "--quiet", "--no-results", str(source)])
+
+
+def _run(argv: list[str]) -> float:
+    """
+    Wall seconds of ``argv`` as a whole process (exit 0, or 1 for refused lines).
+    """
+    env = {**os.environ, "PYTHONPATH": str(_ROOT)}
+    env = {k: v for k, v in env.items() if k != "GOVLEDGER_SIGNING_KEY"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{argv[:4]} failed ({done.returncode}): {done.stderr.decode()[-400:]}")
+    return seconds
+
+
+def ledger_argv(source: Path, store: Path, workers: int) -> list[str]:
+    """
+    ``govledger ingest`` as the benchmark runs it.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "ledger",
+        "--store",
+        str(store),
+        "ingest",
+        "--quiet",
+        "--no-results",
+        "--workers",
+        str(workers),
+        str(source),
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     source = workload(args.events)
+    floor = raw_floor()
+    subjects = {
+        "raw floor": lambda store: [sys.executable, str(floor), str(source), str(store)],
+        "govledger --workers 1": lambda store: ledger_argv(source, store, 1),
+        "govledger --workers 0": lambda store: ledger_argv(source, store, 0),
+    }
+    times: dict[str, list[float]] = {name: [] for name in subjects}
+    load = os.getloadavg()
     small = workload(5_000)
-
-    def warmup() -> None:
-        ingest_raw(small, _fresh())
-        ingest_govledger(small, _fresh())
-
-    return _harness.compare(
-        "ingest",
-        events=args.events,
-        subject=lambda store: ingest_govledger(source, store),
-        raw=lambda store: ingest_raw(source, store),
-        setup=_fresh,
-        warmup=warmup,
-        repeats=args.repeats,
+    _run([sys.executable, str(floor), str(small), str(_fresh())])  # warm the page cache
+    _run(ledger_argv(small, _fresh(), 1))
+    for _ in range(args.repeats):
+        for name, make in subjects.items():
+            times[name].append(_run(make(_fresh())))
+    floor_s = statistics.median(times["raw floor"])
+    ratios: dict[str, float] = {}
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        ratios[name] = floor_s / median
+        per = median / args.events * 1e6
+        runs_text = "/".join(f"{t:.2f}" for t in runs)
+        print(
+            f"ingest   {args.events:>9,} events  {name:<22} {args.events / median:>8,.0f} ev/s "
+            f"{per:6.1f} us/event  ratio {ratios[name]:.2f}  (runs {runs_text} s)",
+            flush=True,
+        )
+    print(
+        f"ingest   load average before/after: {load[0]:.2f} / {os.getloadavg()[0]:.2f}", flush=True
     )
+    _harness.record(
+        "ingest",
+        {
+            "events": args.events,
+            "load": round(load[0], 2),
+            **{f"{name} s": runs for name, runs in times.items()},
+            **{f"{name} ratio": round(r, 3) for name, r in ratios.items()},
+        },
+    )
+    return ratios
 
 
 if __name__ == "__main__":

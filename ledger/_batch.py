@@ -52,6 +52,8 @@ class Judged:
     results: list[AppendResult | str] = field(default_factory=list)
     pending: list[ev.GovEvent] = field(default_factory=list)
     touched: dict[UUID, GateEvaluation] = field(default_factory=dict)
+    #: The judged bytes of the events to store, by lower-case event_id.
+    written: dict[str, bytes] = field(default_factory=dict)
 
     def acknowledged(self, positions: Sequence[int]) -> list[AppendResult]:
         """
@@ -64,13 +66,17 @@ class Judged:
         ]
 
 
-def prepare(items: Sequence[Any]) -> list[ValidatedFR | LedgerError]:
+def prepare(items: Sequence[Any], *, fresh: bool = False) -> list[ValidatedFR | LedgerError]:
     """
     Each item judged alone: its normalised form, or why it was refused.
+
+    ``fresh``: the caller made every ``ValidatedFR`` among ``items`` itself, just now, and
+    shares none of them (``ledger.ingest``), so they are taken as judged without encoding
+    them again here; the mapper still checks each against its judged bytes before storing.
     """
     judged: list[ValidatedFR | LedgerError] = []
     for item in items:
-        if isinstance(item, LedgerError):
+        if isinstance(item, LedgerError) or (fresh and type(item) is ValidatedFR):
             judged.append(item)
             continue
         try:
@@ -98,7 +104,7 @@ def judge(
     touched when an atomic batch stops at a refusal.
     """
     out = into if into is not None else Judged()
-    seen: dict[str, bytes] = {}
+    seen = out.written
     for fr in judged:
         if isinstance(fr, LedgerError):
             if atomic:

@@ -24,6 +24,8 @@ __all__ = [
     "ARTIFACT_SCHEMAS",
     "BASE_URI",
     "EVENT_SCHEMAS",
+    "flat_schema",
+    "flat_validator",
     "load",
     "schema_dir",
     "shape_error",
@@ -84,6 +86,110 @@ def validator(name: str) -> Callable[[Any], Any]:
         dict(load(name)),
         handlers={"https": _resolve},
         formats={"date-time": _is_real_datetime},
+    )
+    return compiled
+
+
+def flat_schema(name: str) -> dict[str, Any]:
+    """
+    ``<name>.schema.json`` with every ``$ref`` inlined and every ``allOf`` merged away.
+
+    The same constraints, derived from the same files when first asked for: a subschema
+    that is ``allOf`` of others plus keywords of its own becomes one subschema holding all
+    of them (a keyword both sides give differently stays an ``allOf``, so nothing is ever
+    dropped). Annotations (``title``, ``description``, ``$id``, ``$schema``) are left out.
+    What it accepts is what the layered schema accepts; only the order in which the
+    keywords are tried may differ, so a refusal is always explained by ``validator``.
+    """
+    flat: dict[str, Any] = _flatten(load(name), load(name))
+    return flat
+
+
+_ANNOTATIONS: Final = frozenset({"title", "description", "$id", "$schema", "definitions"})
+
+
+def _pointer(document: Mapping[str, Any], fragment: str) -> Any:
+    node: Any = document
+    for part in fragment.lstrip("/").split("/") if fragment.strip("/") else ():
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _flatten(schema: Any, document: Mapping[str, Any]) -> Any:
+    if isinstance(schema, list):
+        return [_flatten(item, document) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    if "$ref" in schema:
+        # Draft-07: a $ref's siblings are ignored; refs are to $ids or local pointers.
+        target, _, fragment = str(schema["$ref"]).partition("#")
+        base = _resolve(BASE_URI + target) if target else document
+        return _flatten(_pointer(base, fragment), base)
+    out: dict[str, Any] = {}
+    rest: list[Any] = []
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key == "allOf":
+            rest.extend(_flatten(item, document) for item in value)
+        elif key in ("properties", "patternProperties", "definitions"):
+            out[key] = {k: _flatten(v, document) for k, v in value.items()}
+        elif key in (
+            "items",
+            "additionalProperties",
+            "not",
+            "contains",
+            "propertyNames",
+            "anyOf",
+            "oneOf",
+            "if",
+            "then",
+            "else",
+            "additionalItems",
+        ):
+            out[key] = _flatten(value, document)
+        else:
+            out[key] = value
+    for part in rest:
+        out = _merge(out, part)
+    return out
+
+
+def _merge(left: dict[str, Any], right: Any) -> dict[str, Any]:
+    """
+    One subschema that holds exactly when both ``left`` and ``right`` hold.
+    """
+    if not isinstance(right, Mapping):
+        return {**left, "allOf": [*left.get("allOf", []), right]}
+    out = dict(left)
+    kept: list[Any] = []
+    for key, value in right.items():
+        if key not in out or out[key] == value:
+            out[key] = value
+        elif key == "properties":
+            props = dict(out[key])
+            for prop, sub in value.items():
+                props[prop] = _merge(props[prop], sub) if prop in props else sub
+            out[key] = props
+        elif key == "required":
+            out[key] = [*out[key], *(r for r in value if r not in out[key])]
+        else:
+            kept.append({key: value})
+    if kept:
+        out["allOf"] = [*out.get("allOf", []), *kept]
+    return out
+
+
+@functools.cache
+def flat_validator(name: str) -> Callable[[Any], Any]:
+    """
+    The compiled validator of ``flat_schema(name)``: one function, no calls between schemas.
+
+    Accepts exactly what ``validator(name)`` accepts (tests/unit/test_flat_schemas.py);
+    the layered one names the field and rule of a refusal.
+    """
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(
+        flat_schema(name), formats={"date-time": _is_real_datetime}
     )
     return compiled
 

@@ -15,14 +15,15 @@ import functools
 import reprlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, Recording
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import _journal, _time, stores
@@ -90,6 +91,18 @@ class GateOutcome:
         LOCKED failed closed: the workflow must stop here (2.6.8.12.6.1).
         """
         return self.status == "halted"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """
+    A judged batch whose commit is in flight.
+    """
+
+    items: list[Any]
+    submitted: list[bytes | None]
+    outcome: Judged
+    future: Future[list[int]]
 
 
 _Command = TypeVar("_Command", bound=Callable[..., GateOutcome])
@@ -272,6 +285,165 @@ class GovernanceLedger(Application[UUID]):
             self.decisions.remember(oid, aggregate)
         return outcome.acknowledged(positions)
 
+    def append_batches(
+        self,
+        batches: Iterable[tuple[Sequence[Any], Sequence[bytes | None]]],
+        *,
+        entry_point: str | None = None,
+        fresh: bool = False,
+    ) -> Iterator[list[AppendResult]]:
+        """
+        ``append`` for a stream of batches ((events, submitted bytes) each), one result
+        list per batch, in order, each yielded only after its transaction committed.
+
+        The same judging, rules, journal and durability as ``append`` batch after batch;
+        but while one batch commits (the fsync, or a PostgreSQL round trip, with the GIL
+        released), the next is already judged against the decisions as that commit leaves
+        them. It is written only once the commit before it returned; if that commit
+        fails, nothing judged on top of it is stored or acknowledged.
+
+        ``fresh``: every ``ValidatedFR`` in the batches was made by the caller for this call
+        and is held by nobody else (``ingest_lines``): it is not encoded again to check it
+        before judging (the mapper still checks it before it is stored).
+        """
+        where = entry_point or _journal.ENTRY_POINT.get() or "append"
+        committer = ThreadPoolExecutor(1, thread_name_prefix="govledger-commit")
+        ahead: _Ahead | None = None
+        # Judged on top of ``ahead`` but not written yet: its decisions are forgotten if the
+        # caller stops here (or anything fails) before it is handed to the store.
+        unwritten: Judged | None = None
+        try:
+            for events, submitted in batches:
+                items, raw = list(events), list(submitted)
+                try:
+                    outcome, refusals = self._judge_once(items, raw, where, ahead, fresh=fresh)
+                except IntegrityError:  # pragma: no cover - judging reads, never writes
+                    outcome, refusals = None, []
+                unwritten = outcome
+                if ahead is not None:
+                    done, ahead = ahead, None
+                    results = self._committed(done, also_forget=outcome)
+                    if results is None:  # a writer got there first: both again, in order
+                        outcome = unwritten = None  # forgotten with the whole cache
+                        yield self._append(
+                            done.items, atomic=False, entry_point=where, submitted=done.submitted
+                        )
+                    else:
+                        yield results
+                if outcome is None:
+                    yield self._append(items, atomic=False, entry_point=where, submitted=raw)
+                    continue
+                try:
+                    finish = self._write(outcome, refusals)
+                except IntegrityError:
+                    unwritten = None
+                    self.decisions.forget()
+                    yield self._append(items, atomic=False, entry_point=where, submitted=raw)
+                    continue
+                ahead = _Ahead(items, raw, outcome, committer.submit(self._durable, finish))
+                unwritten = None
+            if ahead is not None:
+                done, ahead = ahead, None
+                results = self._committed(done)
+                yield (
+                    results
+                    if results is not None
+                    else self._append(
+                        done.items, atomic=False, entry_point=where, submitted=done.submitted
+                    )
+                )
+        finally:
+            if ahead is not None:
+                # Stopped early: wait for the commit in flight, and keep the cache true.
+                self._committed(ahead, quiet=True)
+            if unwritten is not None:
+                self.decisions.forget(unwritten.touched)
+            committer.shutdown(wait=True)
+
+    def _judge_once(
+        self,
+        items: list[Any],
+        submitted: list[bytes | None],
+        entry_point: str,
+        ahead: _Ahead | None,
+        *,
+        fresh: bool = False,
+    ) -> tuple[Judged, list[stores.RefusalRecord]]:
+        """
+        ``_append_once``'s judging, as the batch ``ahead`` (still committing) leaves things:
+        its event_ids count as stored and its decisions as it left them.
+        """
+        judged = prepare(items, fresh=fresh)
+        candidates = [fr for fr in judged if not isinstance(fr, LedgerError)]
+        keys = [fr["event_id"].lower() for fr in candidates]
+        oids = {aggregate_id(d) for d in {fr["decision_id"] for fr in candidates}}
+        in_flight = ahead.outcome if ahead is not None else None
+        # Decisions first, then event_ids, as ``_append_once`` reads them (an event another
+        # writer commits between the two reads is a duplicate, not a sequence violation).
+        if in_flight is not None:
+            aggregates = self.decisions.load(oids - in_flight.touched.keys())
+            aggregates.update(
+                (oid, in_flight.touched[oid]) for oid in oids if oid in in_flight.touched
+            )
+        else:
+            aggregates = self.decisions.load(oids)
+        stored = self.decisions.stored_event_ids(keys)
+        if in_flight is not None:
+            written = in_flight.written
+            stored.update((key, written[key]) for key in keys if key in written)
+        outcome = Judged()
+        try:
+            judge(judged, stored, aggregates, self.policy, atomic=False, into=outcome)
+            refusals = self._refusals(outcome, items, submitted, entry_point)
+        except BaseException:
+            self.decisions.forget(outcome.touched)
+            raise
+        return outcome, refusals
+
+    def _write(
+        self, outcome: Judged, refusals: Sequence[stores.RefusalRecord]
+    ) -> Callable[[], Sequence[int]]:
+        """
+        Map and write a judged batch (``EventStore.write_events``); the call that commits it.
+        """
+        if not outcome.pending and not refusals:
+            return list
+        to_stored = self.mapper.to_stored_event
+        with store_errors(self.config.store_label, "write to", nothing_stored=True):
+            stored = [to_stored(event) for event in outcome.pending]
+            return self.store.write_events(stored, policy=self._policy_record, refusals=refusals)
+
+    def _durable(self, finish: Callable[[], Sequence[int]]) -> list[int]:
+        with store_errors(self.config.store_label, "write to", nothing_stored=True):
+            return list(finish())
+
+    def _committed(
+        self, done: _Ahead, *, also_forget: Judged | None = None, quiet: bool = False
+    ) -> list[AppendResult] | None:
+        """
+        The results of ``done`` once its commit returned; None if a concurrent writer made
+        it collide (nothing stored: judge it again). On any failure, the decisions it and
+        ``also_forget`` (judged on top of it) touched are forgotten.
+        """
+        try:
+            positions = done.future.result()
+        except IntegrityError:
+            self.decisions.forget()
+            return None
+        except BaseException:
+            self.decisions.forget(done.outcome.touched)
+            if also_forget is not None:
+                self.decisions.forget(also_forget.touched)
+            if quiet:
+                return None
+            raise
+        for event in done.outcome.pending:
+            if isinstance(event.fr, ValidatedFR):
+                event.fr.release()
+        for oid, aggregate in done.outcome.touched.items():
+            self.decisions.remember(oid, aggregate)
+        return done.outcome.acknowledged(positions)
+
     @staticmethod
     def _refusals(
         outcome: Judged, items: Sequence[Any], submitted: Sequence[bytes | None], entry_point: str
@@ -301,22 +473,37 @@ class GovernanceLedger(Application[UUID]):
         ``Application.save`` for events already collected, in input order; their positions.
 
         The library's ``save`` collects events from what it is given, checking each
-        object against runtime Protocols (~9 us per event, more than judging it);
-        this hands it the collected events and takes the rest of its path unchanged:
-        record through the mapper and recorder in one transaction, snapshots, notify.
-        ``tests/integration/test_repository.py`` checks it stores what ``save`` stores.
+        object against runtime Protocols (~9 us per event, more than judging it), and its
+        ``EventStore.put`` builds a ``Notification`` and a ``Recording`` per event for
+        ``_notify``, which this application does not override (and snapshots are refused):
+        this maps the collected events through the validating mapper and hands them to the
+        store in one transaction, the rest of ``put``'s path unchanged; recordings are
+        built only for a subclass that listens. ``tests/integration/test_repository.py``
+        checks it stores what ``save`` stores.
         """
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(events)
         # Written by the store in the same transaction (the library hands save's keyword
         # arguments to the recorder): the policy the new decisions were judged under, and
         # the refusal journal's records.
-        processing.saved_kwargs.update(policy=self._policy_record, refusals=refusals)
+        to_stored = self.mapper.to_stored_event
         with store_errors(self.config.store_label, "write to", nothing_stored=True):
-            recordings: list[Recording[UUID]] = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return [recording.notification.id for recording in recordings]
+            stored = [to_stored(event) for event in events]
+            positions = self.store.insert_events(
+                stored, policy=self._policy_record, refusals=refusals
+            )
+        positions = list(positions or ())
+        if type(self)._notify is not Application._notify:  # noqa: SLF001 - a subclass listens
+            self._notify(
+                [
+                    Recording(
+                        event,
+                        Notification(
+                            s.originator_id, s.originator_version, s.topic, s.state, position
+                        ),
+                    )
+                    for event, s, position in zip(events, stored, positions, strict=True)
+                ]
+            )
+        return positions
 
     # --- reading ---------------------------------------------------------------------
 

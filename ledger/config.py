@@ -27,6 +27,9 @@ class LedgerConfig:
     projection: str = DEFAULT_PROJECTION
     #: Events per store transaction when ingesting.
     batch_size: int = 1000
+    #: Processes that parse and judge lines alone ahead of ``govledger ingest``'s writer
+    #: (0: all in one process). One puts a second core to work.
+    ingest_workers: int = 1
     #: Open decisions kept in memory between batches (bounded, so memory stays flat:
     #: ~8 KiB each for a 5-event decision; 10,000 keep a 2M-event ingest well under 300 MiB).
     cache_decisions: int = 10_000
@@ -58,6 +61,10 @@ class LedgerConfig:
             overrides["projection"] = env["GOVLEDGER_PROJECTION"]
         if env.get("GOVLEDGER_BATCH_SIZE"):
             overrides["batch_size"] = _positive(env, "GOVLEDGER_BATCH_SIZE")
+        if env.get("GOVLEDGER_INGEST_WORKERS"):
+            overrides["ingest_workers"] = _positive(
+                env, "GOVLEDGER_INGEST_WORKERS", allow_zero=True
+            )
         if env.get("GOVLEDGER_SEAL_EVERY"):
             overrides["seal_every"] = _positive(env, "GOVLEDGER_SEAL_EVERY", allow_zero=True)
         if env.get("GOVLEDGER_SIGNING_KEY"):

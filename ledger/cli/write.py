@@ -63,6 +63,11 @@ def register(sub: Any) -> None:
         "--batch-size", type=int, metavar="N", help="events per store transaction (default 1000)"
     )
     _results_options(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="processes that parse and validate ahead of the writer (0: none; default 1)",
+    )
     p.set_defaults(handler=_ingest)
 
     p = sub.add_parser(
@@ -207,6 +212,10 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
         raise ConfigurationError(msg, field="batch_size", rule="minimum")
     view = _view(args)
     console = output.current()
+    if args.workers is not None and args.workers < 0:
+        msg = "--workers must be at least 0"
+        raise ConfigurationError(msg, field="workers", rule="minimum")
+    workers = runtime.config.ingest_workers if args.workers is None else args.workers
     # Before anything is stored: a misconfigured key must not silently leave a run unsealed.
     key = runtime.signing_key()
     if key is None and not runtime.config.is_memory:
@@ -220,7 +229,16 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
     try:
         with _input(args.file) as handle, runtime.ledger() as ledger, bulk_gc():
             lines = _Lines(handle)
-            results = ingest_lines(ledger, lines, batch_size=args.batch_size)
+            # A file is read ahead (and by the workers); a stream (a pipe, a terminal) is
+            # answered batch by batch, so no result waits for lines not yet written.
+            ahead = lines.size is not None
+            results = ingest_lines(
+                ledger,
+                lines,
+                batch_size=args.batch_size,
+                workers=workers if ahead else 0,
+                read_ahead=ahead,
+            )
             if key is not None:
                 results = autoseal(ledger, key, results, every=runtime.config.seal_every)
             shown = progress(results, enabled=_bar(console), total=lines.size, done=lines.done)
@@ -230,7 +248,8 @@ def _ingest(args: argparse.Namespace, runtime: Runtime) -> int:
         output.say(
             f"govledger ingest: interrupted; {counts[ACCEPTED]} events accepted and stored, "
             f"{counts[DUPLICATE]} duplicate, {counts['rejected']} rejected (each reported "
-            "above); the batch in flight was not stored: run the same input again",
+            "above); a batch in flight may have been stored unreported: run the same input "
+            "again (what was stored is reported duplicate)",
             always=True,
             prefix="",
         )

@@ -14,7 +14,7 @@ chosen here; nothing else in the ledger names a store.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +226,23 @@ class EventStore(Protocol):
 
         In the same transaction: the commit's time and the gate policy its new decisions
         were judged under (kept once per digest), and the batch's refused events.
+        """
+
+    def write_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+    ) -> Callable[[], Sequence[int]]:
+        """
+        ``insert_events`` in two steps, so that a caller can judge its next batch while
+        this one becomes durable: whatever can run now runs now (a store may write the
+        batch in an open transaction here, and raise ``IntegrityError`` here), and the
+        returned call finishes the one transaction (commits; or writes and commits) and
+        returns the positions. Call it exactly once, from any one thread; until it has
+        returned, nothing of the batch may be acknowledged, and a failure there stores
+        nothing of it.
         """
 
     def policy_pins(self, originator_ids: Sequence[UUID]) -> dict[UUID, str]:

@@ -415,6 +415,23 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             raise PersistenceError(msg)
         return positions
 
+    def write_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+    ) -> Callable[[], Sequence[int]]:
+        """
+        The whole of ``insert_events`` (lock, insert, commit: network waits, with the GIL
+        released) runs in the returned call, so a caller judges its next batch meanwhile.
+        """
+
+        def write() -> Sequence[int]:
+            return list(self.insert_events(stored_events, policy=policy, refusals=refusals) or ())
+
+        return write
+
     def _insert_batch(
         self, curs: Any, pipeline: Any, params: Sequence[Any], policy: PolicyRecord | None
     ) -> list[int]:

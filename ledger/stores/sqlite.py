@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -260,6 +261,37 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
             (last, utc_text(), None if policy is None else policy.digest),
         )
         return list(range(first, last + 1))
+
+    def write_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        policy: PolicyRecord | None = None,
+        refusals: Sequence[RefusalRecord] = (),
+    ) -> Callable[[], Sequence[int]]:
+        """
+        Write the batch now, in an open transaction on the writer connection (a unique
+        violation is raised here); the returned call commits it (the fsync of
+        ``synchronous=FULL``, with the GIL released) and returns its positions. Until then
+        the batch is invisible to every other connection; a failed commit rolls it back.
+        """
+        transaction = self.datastore.transaction(commit=True)
+        cursor = transaction.__enter__()
+        try:
+            positions = list(
+                self._insert_events(cursor, stored_events, policy=policy, refusals=refusals) or ()
+            )
+        except BaseException:
+            # Rolls back, returns the connection and raises the library's own error.
+            if not transaction.__exit__(*sys.exc_info()):
+                raise
+            raise  # pragma: no cover - the transaction never swallows an error
+
+        def commit() -> Sequence[int]:
+            transaction.__exit__(None, None, None)
+            return positions
+
+        return commit
 
     def policy_pins(self, originator_ids: Sequence[UUID]) -> dict[UUID, str]:
         """

@@ -498,7 +498,6 @@ def test_a_deeply_nested_decision_is_refused_by_type_even_under_locked(store_con
     nested: list = []
     for _ in range(100_000):
         nested = [nested]
-    with bootstrap(store_config).ledger() as ledger:
-        with pytest.raises(InvalidSchemaError) as info:
-            ledger.evaluate_gate("CloudEscalation", "WP-1", "LOCKED", nested, 0.5)
+    with bootstrap(store_config).ledger() as ledger, pytest.raises(InvalidSchemaError) as info:
+        ledger.evaluate_gate("CloudEscalation", "WP-1", "LOCKED", nested, 0.5)
     assert (info.value.field, info.value.rule) == ("decision", "type")
