@@ -385,12 +385,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         """
         Stored state of each already-stored (lower-case) ``event_id``.
         """
-        wanted: dict[bytes, str] = {}
-        for event_id in event_ids:
-            try:
-                wanted[_uuid_bytes(event_id)] = event_id
-            except ValueError:
-                continue  # not a UUID, so never stored
+        wanted = _by_key(event_ids)
         found: dict[str, bytes] = {}
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(list(wanted)):
@@ -407,12 +402,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         """
         The store position of each already-stored (lower-case) ``event_id``.
         """
-        wanted: dict[bytes, str] = {}
-        for event_id in event_ids:
-            try:
-                wanted[_uuid_bytes(event_id)] = event_id
-            except ValueError:
-                continue  # not a UUID, so never stored
+        wanted = _by_key(event_ids)
         found: dict[str, int] = {}
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(list(wanted)):
@@ -621,6 +611,19 @@ def _prepare_once(path: Path, *, create: bool) -> None:
             con.execute("PRAGMA journal_mode=WAL")
     finally:
         con.close()
+
+
+def _by_key(event_ids: Sequence[str]) -> dict[bytes, str]:
+    """
+    The event_ids keyed as the index keys them (a non-UUID was never stored: left out).
+    """
+    wanted: dict[bytes, str] = {}
+    for event_id in event_ids:
+        try:
+            wanted[_uuid_bytes(event_id)] = event_id
+        except ValueError:
+            continue
+    return wanted
 
 
 def _uuid_bytes(event_id: str) -> bytes:
