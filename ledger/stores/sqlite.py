@@ -56,7 +56,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger._time import utc_text
-from ledger.errors import StoreError
+from ledger.errors import StoreError, TamperDetectedError
 from ledger.stores import (
     META_TABLE,
     REFUSAL_COLUMNS,
@@ -89,6 +89,37 @@ _IN_CHUNK = 500
 #: planned again each time (BEGIN, the three inserts and SELECT MAX alternate). Measured:
 #: ~70 us of CPU per small commit with 1, ~42 us with this cache.
 _STATEMENT_CACHE = 128  # SQLite's default limit is 32766 host parameters; stay far below it
+
+
+def _state(value: Any, where: int | str) -> bytes:
+    """
+    A stored event's state as bytes. The ledger writes BLOBs, but SQLite keeps whatever
+    type an UPDATE made by hand puts in the column: text is read as its UTF-8 bytes (the
+    readers then judge its content, and ``verify`` its hash); anything else is no event.
+    """
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    at = f"at position {where}" if isinstance(where, int) else where
+    msg = (
+        f"the stored event {at} has a state of type {type(value).__name__}, which the "
+        "ledger never writes; the store was changed behind the ledger's back (run govledger "
+        "verify)"
+    )
+    position = where if isinstance(where, int) else None
+    raise TamperDetectedError(msg, position=position, field="state", rule="decodable")
+
+
+def _plain_rows(c: SQLiteCursor) -> sqlite3.Cursor:
+    """
+    The transaction's own cursor (made for it, closed with it), answering plain tuples:
+    the connection's ``sqlite3.Row`` objects cost more than reading the rows (measured:
+    1.4-1.7 us against 0.75 us per event when a projection pages through the log).
+    """
+    cursor = c.sqlite_cursor
+    cursor.row_factory = None
+    return cursor
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -378,8 +409,12 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         statement += " ORDER BY rowid LIMIT ?"
         params.append(limit)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            return [(int(row[0]), bytes(row[1])) for row in c.fetchall()]
+            rows = _plain_rows(c)
+            rows.execute(statement, params)
+            found: list[tuple[int, bytes]] = rows.fetchall()
+        if all(type(state) is bytes for _, state in found):
+            return found
+        return [(position, _state(state, position)) for position, state in found]
 
     def find_event_ids(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """
@@ -390,12 +425,14 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(list(wanted)):
                 c.execute(
-                    "SELECT i.event_id, s.state FROM govledger_event_index i "
+                    "SELECT i.event_id, s.state, i.position FROM govledger_event_index i "
                     f"JOIN {self.events_table_name} s ON s.rowid = i.position "
                     f"WHERE i.event_id IN ({','.join('?' * len(chunk))})",
                     list(chunk),
                 )
-                found.update((wanted[bytes(row[0])], bytes(row[1])) for row in c.fetchall())
+                found.update(
+                    (wanted[bytes(row[0])], _state(row[1], int(row[2]))) for row in c.fetchall()
+                )
         return found
 
     def event_positions(self, event_ids: Sequence[str]) -> dict[str, int]:
@@ -444,7 +481,8 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 for row in c.fetchall():
                     oid = UUID(row[0])
-                    out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
+                    state = _state(row[3], f"{oid}@{row[1]}")
+                    out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], state))
         return out
 
     # --- API tokens ---------------------------------------------------------------------

@@ -181,6 +181,48 @@ def test_a_schema_invalid_forged_row_is_tamper_detected_everywhere(store, capsys
     assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
 
 
+@pytest.mark.parametrize("forged", [42, 0.5, None], ids=["integer", "real", "null"])
+def test_a_state_of_another_sql_type_is_tamper_detected_everywhere(store, capsys, forged):
+    """
+    Issue 11 item 5 (no tracebacks): SQLite keeps whatever type an UPDATE puts in the
+    state column, which the ledger only ever writes as a BLOB; project, show, seal and
+    ingest on its decision stop with tamper_detected naming it, never a TypeError.
+    """
+    with sqlite3.connect(store) as con:
+        state = con.execute("SELECT state FROM stored_events WHERE rowid = 280").fetchone()[0]
+        decision_id = orjson.loads(state)["decision_id"]
+        con.execute("UPDATE stored_events SET state = ? WHERE rowid = 280", [forged])
+    con.close()
+    status, error = project(store, capsys)
+    assert (status, error["code"], error["field"]) == (1, "tamper_detected", "state")
+    for verb in (["show", decision_id], ["seal"]):
+        capsys.readouterr()
+        assert main(["--store", str(store), *verb]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+    event = {**orjson.loads(valid_event_lines(1)[0]), "decision_id": decision_id}
+    lines = store.parent / "more.jsonl"
+    lines.write_bytes(orjson.dumps(event) + b"\n")
+    capsys.readouterr()
+    assert main(["--store", str(store), "ingest", str(lines)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+
+
+def test_a_state_rewritten_as_text_of_the_same_bytes_projects_as_before(store, capsys):
+    """
+    The same content stored as TEXT instead of a BLOB is the same event (its leaf hash is
+    unchanged): it is read as its UTF-8 bytes and projected, not a crash.
+    """
+    with sqlite3.connect(store) as con:
+        con.execute("UPDATE stored_events SET state = CAST(state AS TEXT) WHERE rowid = 280")
+    con.close()
+    assert project(store, capsys) == (0, None)
+    assert projected(store, "SELECT count(*) FROM events") == [(EVENTS,)]
+
+
 def test_the_projection_resumes_its_frontier_instead_of_rehashing(store, capsys, tmp_path):
     """
     Issue 11 item 5: the checked tree edge is kept in the projection, so a later run starts
