@@ -84,6 +84,27 @@ def new_confidence(state: bytes) -> bytes:
     return orjson.dumps(fr, option=orjson.OPT_SORT_KEYS)
 
 
+def assert_tamper_detected_everywhere(store: Path, capsys, decision_id: str) -> None:
+    """
+    show and seal, and ingest of one more event for ``decision_id``: each exits 1 with
+    tamper_detected and no traceback.
+    """
+    for verb in (["show", decision_id], ["seal"]):
+        capsys.readouterr()
+        assert main(["--store", str(store), *verb]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+    event = {**orjson.loads(valid_event_lines(1)[0]), "decision_id": decision_id}
+    lines = store.parent / "more.jsonl"
+    lines.write_bytes(orjson.dumps(event) + b"\n")
+    capsys.readouterr()
+    assert main(["--store", str(store), "ingest", str(lines)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+
+
 def test_events_are_projected_with_sealed_and_recorded_at(store, capsys):
     """
     Issue 11 item 5: events.sealed says whether a signed checkpoint covers the event,
@@ -165,20 +186,7 @@ def test_a_schema_invalid_forged_row_is_tamper_detected_everywhere(store, capsys
     con.close()
     status, error = project(store, capsys)
     assert (status, error["code"], error["position"]) == (1, "tamper_detected", "280")
-    for verb in (["show", decision_id], ["seal"]):
-        capsys.readouterr()
-        assert main(["--store", str(store), *verb]) == 1
-        err = capsys.readouterr().err
-        assert "Traceback" not in err
-        assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
-    event = {**orjson.loads(valid_event_lines(1)[0]), "decision_id": decision_id}
-    lines = store.parent / "more.jsonl"
-    lines.write_bytes(orjson.dumps(event) + b"\n")
-    capsys.readouterr()
-    assert main(["--store", str(store), "ingest", str(lines)]) == 1
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+    assert_tamper_detected_everywhere(store, capsys, decision_id)
 
 
 @pytest.mark.parametrize("forged", [42, 0.5, None], ids=["integer", "real", "null"])
@@ -195,20 +203,7 @@ def test_a_state_of_another_sql_type_is_tamper_detected_everywhere(store, capsys
     con.close()
     status, error = project(store, capsys)
     assert (status, error["code"], error["field"]) == (1, "tamper_detected", "state")
-    for verb in (["show", decision_id], ["seal"]):
-        capsys.readouterr()
-        assert main(["--store", str(store), *verb]) == 1
-        err = capsys.readouterr().err
-        assert "Traceback" not in err
-        assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
-    event = {**orjson.loads(valid_event_lines(1)[0]), "decision_id": decision_id}
-    lines = store.parent / "more.jsonl"
-    lines.write_bytes(orjson.dumps(event) + b"\n")
-    capsys.readouterr()
-    assert main(["--store", str(store), "ingest", str(lines)]) == 1
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert orjson.loads(err.splitlines()[-1])["error"]["code"] == "tamper_detected"
+    assert_tamper_detected_everywhere(store, capsys, decision_id)
 
 
 def test_a_state_rewritten_as_text_of_the_same_bytes_projects_as_before(store, capsys):
