@@ -162,30 +162,48 @@ class Evidence:
         Whether each event is sealed; ``TamperDetectedError`` at the first that is not
         what its checkpoint sealed (before anything of the batch is written).
         """
+        events = list(batch)
         flags: list[bool] = []
-        for position, state in batch:
+        while len(flags) < len(events):
             if not self.pending:
-                flags.append(False)
-                continue
+                flags.extend([False] * (len(events) - len(flags)))
+                break
             row = self.pending[0]
             if self._next is None:
                 self._load(row)
+            # The run of this batch that ``row`` seals, hashed and compared in one go (the
+            # per-event loop cost more than the hashing); the first difference is named.
+            run = events[len(flags) : len(flags) + row.tree_size - self._index]
             offset = (self._index - self._frontier.size) * _HASH
-            if leaf_hash(state) != self._expected[offset : offset + _HASH]:
-                raise _tampered(
-                    f"the event at store position {position} is not the one checkpoint "
-                    f"#{row.seq} sealed as leaf {self._index + 1} (changed, removed, inserted "
-                    "or moved)",
-                    position,
-                )
-            self._index += 1
-            flags.append(True)
+            expected = self._expected[offset : offset + len(run) * _HASH]
+            if b"".join([leaf_hash(state) for _, state in run]) != expected:
+                raise self._first_changed(run, expected, row)
+            self._index += len(run)
+            flags.extend([True] * len(run))
             if self._index == row.tree_size:
                 assert self._next is not None  # noqa: S101 - set by _load
                 self._frontier, self._next, self._expected = self._next, None, b""
-                self.verified = Verified(self._frontier.size, self._frontier.to_bytes(), position)
+                self.verified = Verified(self._frontier.size, self._frontier.to_bytes(), run[-1][0])
                 self.pending.pop(0)
         return flags
+
+    def _first_changed(
+        self, run: list[tuple[int, bytes]], expected: bytes, row: CheckpointRow
+    ) -> TamperDetectedError:
+        """
+        The error naming the first event of ``run`` whose leaf hash differs from ``expected``.
+        """
+        n = next(
+            n
+            for n, (_, state) in enumerate(run)
+            if leaf_hash(state) != expected[n * _HASH : (n + 1) * _HASH]
+        )
+        position = run[n][0]
+        return _tampered(
+            f"the event at store position {position} is not the one checkpoint #{row.seq} "
+            f"sealed as leaf {self._index + n + 1} (changed, removed, inserted or moved)",
+            position,
+        )
 
     def finish(self) -> None:
         """

@@ -37,7 +37,8 @@ import random
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -170,11 +171,15 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
 
-    def transaction(self, *, commit: bool) -> Any:
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[Any]:
         """
-        A cursor in one transaction on the store's database.
+        A cursor in one transaction on the store's database, answering plain tuples (the
+        checkpoint store reads 100,000 leaf hashes at a time through it).
         """
-        return self.datastore.transaction(commit=commit)
+        with self.datastore.transaction(commit=commit) as c:
+            _plain_rows(c)
+            yield c
 
     def open_meta(self, *, create: bool, label: str) -> StoreMeta:
         """
