@@ -11,9 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = ["display", "duration", "parse", "utc_text"]
 
-_FIXED = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
 def utc_text(moment: datetime | None = None) -> str:
     """
     ``moment`` (default: now) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
@@ -23,7 +20,9 @@ def utc_text(moment: datetime | None = None) -> str:
     elif moment.tzinfo is None:
         msg = "a moment must carry a time zone"
         raise ValueError(msg)
-    return moment.astimezone(UTC).strftime(_FIXED)
+    # ``isoformat``, not ``strftime("%Y...")``: strftime writes the year 500 as "500", which
+    # sorts after "2026" as text, and the fixed width is what makes text order time order.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def display(moment: datetime) -> str:

@@ -368,6 +368,12 @@ def test_replay_as_of_projects_what_the_store_had_recorded_then(store, tmp_path)
         con.close()
     before = runner.replay_as_of(store, tmp_path / "empty.duckdb", datetime(2000, 1, 1, tzinfo=UTC))
     assert (before.position, before.events) == (0, 0)
+    # A year before 1000 is before every commit too (its text once lacked its leading zeros
+    # and so sorted after "2026" and took the whole store).
+    ancient = runner.replay_as_of(
+        store, tmp_path / "ancient.duckdb", datetime(500, 1, 1, tzinfo=UTC)
+    )
+    assert (ancient.position, ancient.events) == (0, 0)
 
 
 def _spawn(args, store_path, projection):
