@@ -113,6 +113,23 @@ def _base(title: str, values: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"$schema": _SCHEMA, "title": title, "data": {"values": [dict(v) for v in values]}}
 
 
+def _ordered_x(labels: Sequence[tuple[Any, str]], title: str | None) -> dict[str, Any]:
+    """
+    An x axis of ``label`` values in the order of ``labels`` ((order, label) pairs), turned
+    when there are too many to sit side by side.
+    """
+    return {
+        "field": "label",
+        "type": "ordinal",
+        "title": title,
+        "sort": [label for _, label in labels],
+        "axis": {
+            "labelAngle": -45 if len(labels) >= _ROTATE_LABELS_FROM else 0,
+            "labelOverlap": True,
+        },
+    }
+
+
 def stacked_bars(
     title: str,
     values: Sequence[Mapping[str, Any]],
@@ -142,16 +159,7 @@ def stacked_bars(
         height=220,
         mark={"type": "bar", "tooltip": False},
         encoding={
-            "x": {
-                "field": "label",
-                "type": "ordinal",
-                "title": None,
-                "sort": [label for _, label in labels],
-                "axis": {
-                    "labelAngle": -45 if len(labels) >= _ROTATE_LABELS_FROM else 0,
-                    "labelOverlap": True,
-                },
-            },
+            "x": _ordered_x(labels, None),
             "y": {
                 "field": "n",
                 "type": "quantitative",
@@ -190,16 +198,7 @@ def ordered_bars(
         height=180,
         mark={"type": "bar", "color": _BAR_COLOR, "tooltip": False},
         encoding={
-            "x": {
-                "field": "label",
-                "type": "ordinal",
-                "title": x_title,
-                "sort": [label for _, label in labels],
-                "axis": {
-                    "labelAngle": -45 if len(labels) >= _ROTATE_LABELS_FROM else 0,
-                    "labelOverlap": True,
-                },
-            },
+            "x": _ordered_x(labels, x_title),
             "y": {
                 "field": "n",
                 "type": "quantitative",
