@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import _harness
-from benchmarks.ingest import _fresh, workload
+from benchmarks.ingest import _fresh, ledger_argv, workload
 
 __all__ = ["main", "peak_rss_mib"]
 
@@ -103,21 +103,7 @@ def main(argv: list[str] | None = None) -> float:
             str(source),
         ]
     )
-    peak, tree, seconds = peak_rss_mib(
-        [
-            sys.executable,
-            "-m",
-            "ledger",
-            "--store",
-            str(store),
-            "ingest",
-            "--quiet",
-            "--no-results",
-            "--workers",
-            str(args.workers),
-            str(source),
-        ]
-    )
+    peak, tree, seconds = peak_rss_mib(ledger_argv(source, store, args.workers))
     verdict = "under" if max(peak, tree) < GOAL_MIB else "OVER"
     print(
         f"memory   {args.events:>9,} events  peak RSS {peak:,.0f} MiB (largest process), "
