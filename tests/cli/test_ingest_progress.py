@@ -7,19 +7,15 @@ events/s) on stderr unless ``--quiet``.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
-import subprocess
 import sys
-import termios
 import uuid
 from pathlib import Path
 
 import orjson
 
 from ledger.cli import main
+from tests.cli._terminal import on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,40 +87,15 @@ def _run_on_terminal(tmp_path: Path, *extra: str) -> str:
     """
     ``govledger ingest`` with stderr on a pseudo-terminal; what the terminal showed.
     """
-    leader, follower = pty.openpty()
-    # A new pseudo-terminal is 0 columns wide; give it the size of a real one.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledger",
-            "--store",
-            str(tmp_path / "l.db"),
-            "ingest",
-            "--no-results",
-            *extra,
-            str(_input(tmp_path, 2000)),
-        ],
+    argv = [sys.executable, "-m", "ledger", "--store", str(tmp_path / "l.db"), "ingest"]
+    return on_a_terminal(
+        [*argv, "--no-results", *extra, str(_input(tmp_path, 2000))],
         cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        columns=100,
+        stdout_too=False,
+        timeout=60,
     )
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed: the process is done
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    proc.wait(timeout=60)
-    return shown.decode(errors="replace")
 
 
 def test_a_terminal_gets_a_progress_bar_with_a_rate(tmp_path):

@@ -11,15 +11,11 @@ pseudo-terminal, for the progress bar): never mocked.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
 import re
 import sqlite3
-import struct
 import subprocess
 import sys
-import termios
 import uuid
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -31,6 +27,7 @@ import pytest
 from ledger.application import GovernanceLedger
 from ledger.cli import build_parser, main
 from ledger.config import LedgerConfig
+from tests.cli._terminal import on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -318,31 +315,16 @@ def _on_a_terminal(tmp_path: Path, *args: str) -> str:
     """
     ``govledger`` with stdout and stderr on one pseudo-terminal; what the terminal showed.
     """
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVLEDGER_", "PG"))}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
+    return on_a_terminal(
         [sys.executable, "-m", "ledger", "--store", str(tmp_path / "t.db"), *args],
         cwd=tmp_path,
         env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
+        columns=160,
+        stdout_too=True,
+        timeout=120,
     )
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: the process is done
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    proc.wait(timeout=120)
-    return shown.decode(errors="replace")
 
 
 def test_the_progress_bar_knows_the_size_of_a_file_and_warnings_print_above_it(tmp_path):
