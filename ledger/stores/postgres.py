@@ -229,18 +229,19 @@ class GovPostgresRecorder(PostgresApplicationRecorder):
             " SELECT e, o, v, clock_timestamp() FROM src) "
             "SELECT notification_id FROM batch ORDER BY notification_id"
         ).format(schema=schema, events=events, ids=ids)
-        self.find_event_ids_statement = SQL(
-            "SELECT i.event_id, s.state FROM {schema}.{ids} i "
+        # The stored event of each of an array of event_ids: its state, or its position.
+        by_event_id = SQL(
+            "SELECT i.event_id, s.{column} FROM {schema}.{ids} i "
             "JOIN {schema}.{events} s ON s.originator_id = i.originator_id "
             "AND s.originator_version = i.originator_version "
             "WHERE i.event_id = ANY(%s::text[])"
-        ).format(schema=schema, events=events, ids=ids)
-        self.event_positions_statement = SQL(
-            "SELECT i.event_id, s.notification_id FROM {schema}.{ids} i "
-            "JOIN {schema}.{events} s ON s.originator_id = i.originator_id "
-            "AND s.originator_version = i.originator_version "
-            "WHERE i.event_id = ANY(%s::text[])"
-        ).format(schema=schema, events=events, ids=ids)
+        )
+        self.find_event_ids_statement = by_event_id.format(
+            column=Identifier("state"), schema=schema, events=events, ids=ids
+        )
+        self.event_positions_statement = by_event_id.format(
+            column=Identifier("notification_id"), schema=schema, events=events, ids=ids
+        )
         self.tally_statement = SQL(
             "SELECT (SELECT count(*) FROM {schema}.{events}) AS events, "
             "(SELECT count(*) FROM {schema}.{events} WHERE originator_version = 1) AS decisions, "
