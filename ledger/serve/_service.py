@@ -112,16 +112,24 @@ def body_lines(body: bytes) -> Iterator[bytes]:
         yield raw.rstrip(b"\r\n")
 
 
-def array_lines(body: bytes) -> list[bytes]:
+def json_body(body: bytes) -> Any:
     """
-    A JSON array body's items, one "line" each (line N is item N, from 1).
+    A request body parsed as JSON; ``invalid_schema`` (field ``body``, rule ``json``) if it
+    is not JSON.
     """
     try:
-        items = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidSchemaError(
             f"body: not valid JSON: {exc.msg} (position {exc.pos})", field="body", rule="json"
         ) from None
+
+
+def array_lines(body: bytes) -> list[bytes]:
+    """
+    A JSON array body's items, one "line" each (line N is item N, from 1).
+    """
+    items = json_body(body)
     if not isinstance(items, list):
         raise InvalidSchemaError(
             "body: an application/json body of events is a JSON array of FR events",

@@ -50,6 +50,7 @@ from ledger.serve._service import (
     array_lines,
     body_lines,
     gate_arguments,
+    json_body,
     outcome_json,
 )
 from ledger.serve._tokens import ROLES, Identity
@@ -181,13 +182,7 @@ async def _json_object(request: Request, limit: int) -> dict[str, Any]:
         raise UnsupportedMediaTypeError(
             "this endpoint reads application/json", field="content-type", rule=_JSON
         )
-    body = await read_body(request, limit)
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidSchemaError(
-            f"body: not valid JSON: {exc.msg} (position {exc.pos})", field="body", rule="json"
-        ) from None
+    value = json_body(await read_body(request, limit))
     if not isinstance(value, dict):
         raise InvalidSchemaError("body: must be a JSON object", field="body", rule="type")
     return value
