@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ledger import _time
 from projections import _duckdb
 from projections._tables import TABLES
+from projections.queries import period_clause
 from projections.report import VerificationState, build_report
 from projections.runner import DEFAULT_BATCH, NotificationLog, catch_up
 
@@ -64,19 +65,6 @@ class PeriodPack:
     policies: list[str]
     #: Figures ``controls.md`` states (all from these tables).
     facts: dict[str, Any] = field(default_factory=dict)
-
-
-def _within(
-    column: str, since: datetime | None, until: datetime | None
-) -> tuple[str, dict[str, str]]:
-    parts, params = ["TRUE"], {}
-    if since is not None:
-        parts.append(f"{column} >= CAST($since AS TIMESTAMPTZ)")
-        params["since"] = _time.utc_text(since)
-    if until is not None:
-        parts.append(f"{column} < CAST($until AS TIMESTAMPTZ)")
-        params["until"] = _time.utc_text(until)
-    return " AND ".join(parts), params
 
 
 def build_period(
@@ -118,12 +106,12 @@ def _take(
     until: datetime | None,
     verification: VerificationState,
 ) -> PeriodPack:
-    created, params = _within("created_at", since, until)
+    created, params = period_clause("created_at", since, until)
     con.execute(
         f"CREATE TEMP TABLE pack_decisions AS SELECT decision_id FROM decisions WHERE {created}",
         params,
     )
-    refused, params = _within("refused_at", since, until)
+    refused, params = period_clause("refused_at", since, until)
     con.execute(
         f"CREATE TEMP TABLE pack_refusals AS SELECT position FROM refusals WHERE {refused}",
         params,

@@ -178,19 +178,31 @@ def run_report(
         params["target"] = argument
     if "$now" in report.sql:
         params["now"] = _time.utc_text(now)
-    bounds = []
-    if since is not None:
-        bounds.append(f"{report.period} >= CAST($since AS TIMESTAMPTZ)")
-        params["since"] = _time.utc_text(since)
-    if until is not None:
-        bounds.append(f"{report.period} < CAST($until AS TIMESTAMPTZ)")
-        params["until"] = _time.utc_text(until)
+    period, bounds = period_clause(report.period, since, until)
+    params.update(bounds)
     shown = ""
     if limit is not None:
         shown = " LIMIT $limit"
         params["limit"] = limit
-    sql = report.sql.format(period=" AND ".join(bounds) or "TRUE", limit=shown)
+    sql = report.sql.format(period=period, limit=shown)
     return _fetch(con, sql, params)
+
+
+def period_clause(
+    column: str, since: datetime | None, until: datetime | None
+) -> tuple[str, dict[str, str]]:
+    """
+    The SQL condition that ``column`` is in [since, until) (either bound may be open), and
+    its DuckDB named parameters ``$since`` / ``$until``.
+    """
+    parts, params = [], {}
+    if since is not None:
+        parts.append(f"{column} >= CAST($since AS TIMESTAMPTZ)")
+        params["since"] = _time.utc_text(since)
+    if until is not None:
+        parts.append(f"{column} < CAST($until AS TIMESTAMPTZ)")
+        params["until"] = _time.utc_text(until)
+    return " AND ".join(parts) or "TRUE", params
 
 
 #: Statement kinds a read-only query may run.
