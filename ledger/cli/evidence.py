@@ -24,7 +24,6 @@ from ledger.errors import (
     CheckpointError,
     InputUnavailableError,
     KeyUnusableError,
-    OutputUnavailableError,
     StoreError,
 )
 from ledger.policy import BUILTIN
@@ -164,10 +163,7 @@ def _evidence(args: argparse.Namespace, runtime: Runtime) -> int:
     from projections.report import VerificationState  # noqa: PLC0415
 
     since, until = period(args)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        msg = f"audit evidence: cannot write {out}: no directory {out.parent}"
-        raise OutputUnavailableError(msg, field="out", rule="directory")
+    out = output.output_path("audit evidence", args.out)
     with runtime.ledger(create=False) as ledger:
         key = runtime.signing_key()
         if key is None:

@@ -315,6 +315,17 @@ def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def output_path(verb: str, value: str) -> Path:
+    """
+    The ``--out`` file of ``verb``, refused before any work if its directory does not exist.
+    """
+    out = Path(value)
+    if not out.parent.is_dir():
+        msg = f"{verb}: cannot write {out}: no directory {out.parent}"
+        raise OutputUnavailableError(msg, field="out", rule="directory")
+    return out
+
+
 def write_atomically(path: Path, text: str) -> None:
     """
     Write ``path`` through a temporary file beside it: readers see the old file or the new.

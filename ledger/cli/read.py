@@ -27,7 +27,7 @@ from ledger.application import GovernanceLedger
 from ledger.bootstrap import Runtime
 from ledger.cli import evidence
 from ledger.cli._args import example, moment, period, period_options, positive
-from ledger.cli.output import render, replace_directory, say, write_atomically
+from ledger.cli.output import output_path, render, replace_directory, say, write_atomically
 from ledger.errors import ConfigurationError, OutputUnavailableError
 from ledger.ingest import bulk_gc
 from ledger.trust import CheckpointStore
@@ -456,10 +456,7 @@ def _replay(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def _report(args: argparse.Namespace, runtime: Runtime) -> int:
     since, until = period(args)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        msg = f"report: cannot write {out}: no directory {out.parent}"
-        raise OutputUnavailableError(msg, field="out", rule="directory")
+    out = output_path("report", args.out)
     con = _open_caught_up(runtime, catch_up=True)
     try:
         page = report.build_report(
