@@ -85,6 +85,8 @@ CASES = [
     (["ingest", "no-such.jsonl"], 3, "input_unavailable"),
     (["verify", "--checkpoint", "no-such.checkpoint"], 3, "input_unavailable"),
     (["export", "--parquet", "a-file"], 3, "output_unavailable"),
+    (["report", "--out", "no/such/dir/report.html"], 3, "output_unavailable"),
+    (["audit", "evidence", "--out", "no/such/dir/pack.zip"], 3, "output_unavailable"),
     (["--projection", "nope.duckdb", "query", "--no-catch-up", "SELECT 1"], 3, None),
     (
         ["--store", f"postgresql://u:{SECRET}@127.0.0.1:1/db?connect_timeout=1", "events"],
