@@ -92,7 +92,7 @@ _IN_CHUNK = 500
 _STATEMENT_CACHE = 128  # SQLite's default limit is 32766 host parameters; stay far below it
 
 
-def _state(value: Any, where: int | str) -> bytes:
+def _state(value: Any, where: int | tuple[UUID, int]) -> bytes:
     """
     A stored event's state as bytes. The ledger writes BLOBs, but SQLite keeps whatever
     type an UPDATE made by hand puts in the column: text is read as its UTF-8 bytes (the
@@ -102,7 +102,7 @@ def _state(value: Any, where: int | str) -> bytes:
         return value
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass")
-    at = f"at position {where}" if isinstance(where, int) else where
+    at = f"at position {where}" if isinstance(where, int) else f"{where[0]}@{where[1]}"
     msg = (
         f"the stored event {at} has a state of type {type(value).__name__}, which the "
         "ledger never writes; the store was changed behind the ledger's back (run govledger "
@@ -478,7 +478,7 @@ class GovSQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 for row in c.fetchall():
                     oid = UUID(row[0])
-                    state = _state(row[3], f"{oid}@{row[1]}")
+                    state = _state(row[3], (oid, row[1]))
                     out.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], state))
         return out
 
